@@ -1,0 +1,1 @@
+"""The hash-chained audit log: every state change, in order, tamper-evident (rule 11)."""

@@ -1,0 +1,1 @@
+"""Shared vocabulary of every context: units, instruments, ids, clock, calendar, result codes."""

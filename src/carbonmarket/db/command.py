@@ -1,0 +1,112 @@
+"""Running a command from outside: idempotency by client id, one transaction, an audit row.
+
+Every write of every context goes through `run_command` (rules 4, 8 and 11): the same id with the
+same body returns the first result (`exists`); the same id with another body is refused
+(`exists_with_different_fields`); a refusal rolls the whole transaction back and is recorded in
+the audit log as a refusal, so the log shows attempts as well as changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from carbonmarket.audit import store as audit_store
+from carbonmarket.audit.model import canonical_json
+from carbonmarket.core.actors import Actor
+from carbonmarket.core.clock import Clock
+from carbonmarket.core.ids import check_id
+from carbonmarket.core.results import Code, Done, Outcome, Refused
+from carbonmarket.db.tables import commands
+from carbonmarket.db.uow import run_in_transaction
+
+Work = Callable[[Connection, str], dict[str, Any]]
+
+
+def timestamp(clock: Clock) -> str:
+    """The clock's now as fixed-width ISO-8601 UTC text (sorts as it reads)."""
+    return clock.now().isoformat(timespec="microseconds")
+
+
+def run_command(
+    engine: Engine, clock: Clock, actor: Actor, kind: str, command_id: str, body: dict[str, Any], work: Work
+) -> Outcome:
+    """Run `work` once per command id, atomically, with an audit row; return Done or a Refusal."""
+    try:
+        check_id(command_id, what="command id")
+    except Refused as refused:
+        return refused.refusal
+    key = f"{kind}:{command_id}"
+    body_hash = hashlib.sha256(canonical_json({"actor": actor.username, "body": body}).encode()).hexdigest()
+
+    def transaction(connection: Connection) -> Done:
+        at = timestamp(clock)
+        previous = connection.execute(select(commands).where(commands.c.id == key)).first()
+        if previous is not None:
+            if previous.body_hash != body_hash:
+                raise Refused(
+                    Code.EXISTS_WITH_DIFFERENT_FIELDS,
+                    f"command id {command_id!r} was already used for a {kind} with different fields; choose a new id",
+                )
+            return Done("exists", json.loads(previous.result))
+        data = work(connection, at)
+        connection.execute(
+            insert(commands).values(
+                id=key,
+                kind=kind,
+                body_hash=body_hash,
+                result=canonical_json(data),
+                actor=actor.username,
+                at=at,
+            )
+        )
+        audit_store.append(connection, at, actor.username, kind, command_id, {"body": body, "result": data})
+        return Done("created", data)
+
+    for _attempt in range(2):
+        try:
+            return run_in_transaction(engine, transaction)
+        except Refused as refused:
+            record_refusal(engine, clock, actor, kind, command_id, body, refused)
+            return refused.refusal
+        except IntegrityError as error:
+            # Two requests with one id raced: the loser retries once and then sees `exists`.
+            if "commands" not in str(error.orig).lower() and "pk_commands" not in str(error.orig).lower():
+                raise
+    raise AssertionError(f"command {key} conflicted twice with itself")
+
+
+def run_read(engine: Engine, work: Callable[[Connection], Any]) -> Any:
+    """Run a read-only query in its own connection; refusals pass through as exceptions."""
+    with engine.connect() as connection:
+        return work(connection)
+
+
+def record_refusal(
+    engine: Engine,
+    clock: Clock,
+    actor: Actor,
+    kind: str,
+    command_id: str,
+    body: dict[str, Any],
+    refused: Refused,
+) -> None:
+    """Append the refusal to the audit log in its own transaction; the refused change left nothing."""
+    refusal = refused.refusal
+
+    def transaction(connection: Connection) -> None:
+        audit_store.append(
+            connection,
+            timestamp(clock),
+            actor.username,
+            "refused",
+            command_id[:64],
+            {"kind": kind, "body": body, "code": refusal.code.value, "message": refusal.message},
+        )
+
+    run_in_transaction(engine, transaction)

@@ -1,0 +1,46 @@
+"""The unit of work: one database transaction per use case, retried when the database says so.
+
+Transaction boundaries belong to services (rule 8): a service calls `run_in_transaction` with a
+function of a connection; endpoints and stores never commit. A refusal (`Refused`) rolls back
+everything the function did, so a refused command leaves no trace in the state.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+T = TypeVar("T")
+
+# Deadlocks and serialisation failures are retried this many times before the error surfaces.
+transaction_attempts_max = 20
+retry_backoff_max_s = 0.05
+
+# PostgreSQL: serialization_failure, deadlock_detected, lock_not_available.
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+
+
+def run_in_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """Run `work` in one transaction, committing on success and retrying transient conflicts."""
+    for attempt in range(1, transaction_attempts_max + 1):
+        try:
+            with engine.begin() as connection:
+                return work(connection)
+        except DBAPIError as error:
+            if attempt == transaction_attempts_max or not _is_transient(error):
+                raise
+            time.sleep(random.uniform(0, retry_backoff_max_s * attempt))
+    raise AssertionError("unreachable: the loop returns or raises")
+
+
+def _is_transient(error: DBAPIError) -> bool:
+    """Whether a database error is a conflict that a retry of the whole transaction resolves."""
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate in _RETRYABLE_SQLSTATES:
+        return True
+    return isinstance(error, OperationalError) and "database is locked" in str(error.orig)

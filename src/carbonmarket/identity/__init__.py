@@ -1,0 +1,1 @@
+"""Who is acting: users, roles, per-account rights, passwords, tokens."""

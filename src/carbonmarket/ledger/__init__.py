@@ -1,0 +1,1 @@
+"""The double-entry unit ledger: append-only transfers, cached balances, holds, reconciliation."""

@@ -1,0 +1,353 @@
+"""All SQL of the ledger: balances, transfers, holds, serial blocks, supply counters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from carbonmarket.db.tables import balances, holds, instruments, serial_blocks, transfers
+from carbonmarket.ledger.model import Balance, Key, Leg, LegKind
+
+
+def ensure_balances(connection: Connection, keys: Sequence[Key]) -> None:
+    """Create zero balance rows that do not exist yet, in key order (so inserts never deadlock)."""
+    if not keys:
+        return
+    rows = [{"account_id": a, "instrument_id": i, "total": 0, "held": 0} for a, i in keys]
+    dialect = connection.dialect.name
+    statement: Any
+    if dialect == "postgresql":
+        statement = postgresql.insert(balances).on_conflict_do_nothing()
+    else:
+        statement = sqlite.insert(balances).on_conflict_do_nothing()
+    connection.execute(statement, rows)
+
+
+def lock_balances(connection: Connection, keys: Sequence[Key]) -> dict[Key, Balance]:
+    """Read and lock the balances in key order; concurrent batches queue instead of deadlocking."""
+    if not keys:
+        return {}
+    query = (
+        select(balances.c.account_id, balances.c.instrument_id, balances.c.total, balances.c.held)
+        .where(tuple_(balances.c.account_id, balances.c.instrument_id).in_(list(keys)))
+        .order_by(balances.c.account_id, balances.c.instrument_id)
+    )
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {(r.account_id, r.instrument_id): Balance(r.total, r.held) for r in connection.execute(query)}
+
+
+def write_balances(connection: Connection, changes: Mapping[Key, Balance]) -> None:
+    """Store new cached balances (the CHECK constraints are the last line of defence)."""
+    if not changes:
+        return
+    statement = (
+        update(balances)
+        .where(balances.c.account_id == bindparam("k_account"))
+        .where(balances.c.instrument_id == bindparam("k_instrument"))
+        .values(total=bindparam("v_total"), held=bindparam("v_held"))
+    )
+    connection.execute(
+        statement,
+        [
+            {"k_account": a, "k_instrument": i, "v_total": b.total, "v_held": b.held}
+            for (a, i), b in changes.items()
+        ],
+    )
+
+
+def insert_legs(
+    connection: Connection, batch_id: str, legs: Sequence[Leg], at: str, first_leg: int = 0
+) -> list[int]:
+    """Append the legs as transfer rows and return their ids, in leg order."""
+    ids: list[int] = []
+    for number, leg in enumerate(legs, start=first_leg):
+        new_id = connection.execute(
+            insert(transfers)
+            .values(
+                batch_id=batch_id,
+                leg=number,
+                kind=leg.kind.value,
+                debit_account=leg.debit,
+                credit_account=leg.credit,
+                instrument_id=leg.instrument,
+                quantity=leg.quantity,
+                hold_id=leg.hold_id,
+                reverses_id=leg.reverses_id,
+                at=at,
+            )
+            .returning(transfers.c.id)
+        ).scalar_one()
+        ids.append(int(new_id))
+    return ids
+
+
+def batch_legs(connection: Connection, batch_id: str) -> list[tuple[int, Leg]]:
+    """The legs of one batch with their transfer ids, in leg order."""
+    rows = connection.execute(
+        select(transfers).where(transfers.c.batch_id == batch_id).order_by(transfers.c.leg)
+    )
+    return [(r.id, _leg(r)) for r in rows]
+
+
+def reversed_ids(connection: Connection, transfer_ids: Iterable[int]) -> set[int]:
+    """Which of these transfers already have a reversing leg (UK 3019)."""
+    ids = list(transfer_ids)
+    if not ids:
+        return set()
+    rows = connection.execute(select(transfers.c.reverses_id).where(transfers.c.reverses_id.in_(ids)))
+    return {int(r.reverses_id) for r in rows}
+
+
+def _leg(row: Row[Any]) -> Leg:
+    return Leg(
+        row.debit_account,
+        row.credit_account,
+        row.instrument_id,
+        row.quantity,
+        LegKind(row.kind),
+        row.hold_id,
+        row.reverses_id,
+    )
+
+
+def account_history(
+    connection: Connection, account_id: str, limit: int, before_id: int | None
+) -> list[Row[Any]]:
+    """The account's legs, newest first, a page at a time."""
+    query = (
+        select(transfers)
+        .where((transfers.c.debit_account == account_id) | (transfers.c.credit_account == account_id))
+        .order_by(transfers.c.id.desc())
+        .limit(limit)
+    )
+    if before_id is not None:
+        query = query.where(transfers.c.id < before_id)
+    return list(connection.execute(query))
+
+
+def account_balances(connection: Connection, account_id: str) -> list[Row[Any]]:
+    """All non-empty balances of an account, by instrument."""
+    return list(
+        connection.execute(
+            select(balances.c.instrument_id, balances.c.total, balances.c.held)
+            .where(balances.c.account_id == account_id)
+            .where(balances.c.total > 0)
+            .order_by(balances.c.instrument_id)
+        )
+    )
+
+
+# --- instruments' supply counters -------------------------------------------------------------
+
+
+def lock_instrument(connection: Connection, instrument_id: str) -> Row[Any] | None:
+    """Read an instrument row, locking it on PostgreSQL because its counters will change."""
+    query = select(instruments).where(instruments.c.id == instrument_id)
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return connection.execute(query).first()
+
+
+def add_to_supply(connection: Connection, instrument_id: str, issued: int, retired: int) -> None:
+    """Move the instrument's issued and retired counters by the given amounts."""
+    if issued == 0 and retired == 0:
+        return
+    connection.execute(
+        update(instruments)
+        .where(instruments.c.id == instrument_id)
+        .values(issued=instruments.c.issued + issued, retired=instruments.c.retired + retired)
+    )
+
+
+def take_serials(connection: Connection, instrument_id: str, quantity: int) -> int:
+    """Reserve the next `quantity` serial numbers of an instrument; returns the first."""
+    row = connection.execute(
+        select(instruments.c.next_serial).where(instruments.c.id == instrument_id)
+    ).scalar_one()
+    connection.execute(
+        update(instruments).where(instruments.c.id == instrument_id).values(next_serial=row + quantity)
+    )
+    return int(row)
+
+
+# --- serial blocks ------------------------------------------------------------------------------
+
+
+def insert_block(connection: Connection, instrument_id: str, account_id: str, first: int, last: int) -> None:
+    """Record that `account_id` holds serials first..last of the instrument."""
+    connection.execute(
+        insert(serial_blocks).values(
+            instrument_id=instrument_id, account_id=account_id, first_serial=first, last_serial=last
+        )
+    )
+
+
+def blocks_of(connection: Connection, instrument_id: str, account_id: str) -> list[tuple[int, int, int]]:
+    """The account's blocks of an instrument, lowest serial first, as (id, first, last)."""
+    rows = connection.execute(
+        select(serial_blocks.c.id, serial_blocks.c.first_serial, serial_blocks.c.last_serial)
+        .where(serial_blocks.c.instrument_id == instrument_id)
+        .where(serial_blocks.c.account_id == account_id)
+        .order_by(serial_blocks.c.first_serial)
+    )
+    return [(r.id, r.first_serial, r.last_serial) for r in rows]
+
+
+def move_blocks(connection: Connection, block_ids: Sequence[int], account_id: str) -> None:
+    """Give whole blocks to another account."""
+    if block_ids:
+        connection.execute(
+            update(serial_blocks).where(serial_blocks.c.id.in_(list(block_ids))).values(account_id=account_id)
+        )
+
+
+def shrink_block(connection: Connection, block_id: int, new_first: int) -> None:
+    """Keep the upper part of a split block with its holder."""
+    connection.execute(
+        update(serial_blocks).where(serial_blocks.c.id == block_id).values(first_serial=new_first)
+    )
+
+
+def block_ranges(connection: Connection, block_ids: Sequence[int]) -> list[tuple[int, int]]:
+    """The (first, last) ranges of the given blocks."""
+    if not block_ids:
+        return []
+    rows = connection.execute(
+        select(serial_blocks.c.first_serial, serial_blocks.c.last_serial).where(
+            serial_blocks.c.id.in_(list(block_ids))
+        )
+    )
+    return sorted((r.first_serial, r.last_serial) for r in rows)
+
+
+def delete_blocks(connection: Connection, block_ids: Sequence[int]) -> None:
+    """Remove blocks whose units went back to the mint (a reversed issuance)."""
+    from sqlalchemy import delete
+
+    if block_ids:
+        connection.execute(delete(serial_blocks).where(serial_blocks.c.id.in_(list(block_ids))))
+
+
+# --- holds ----------------------------------------------------------------------------------------
+
+
+def insert_hold(connection: Connection, **values: Any) -> None:
+    """Record a new pending hold."""
+    connection.execute(insert(holds).values(**values))
+
+
+def lock_hold(connection: Connection, hold_id: str) -> Row[Any] | None:
+    """Read a hold, locked, so two workers cannot both resolve it."""
+    query = select(holds).where(holds.c.id == hold_id)
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return connection.execute(query).first()
+
+
+def get_hold(connection: Connection, hold_id: str) -> Row[Any] | None:
+    """Read a hold without locking it."""
+    return connection.execute(select(holds).where(holds.c.id == hold_id)).first()
+
+
+def resolve_hold(connection: Connection, hold_id: str, status: str, at: str, posted: int | None) -> None:
+    """Mark a hold posted, voided or expired."""
+    connection.execute(
+        update(holds)
+        .where(holds.c.id == hold_id)
+        .values(status=status, resolved_at=at, posted_quantity=posted)
+    )
+
+
+def due_holds(connection: Connection, now: str, limit: int) -> list[str]:
+    """Ids of pending holds whose expiry time has passed."""
+    rows = connection.execute(
+        select(holds.c.id)
+        .where(holds.c.status == "pending")
+        .where(holds.c.expires_at.is_not(None))
+        .where(holds.c.expires_at <= now)
+        .order_by(holds.c.expires_at)
+        .limit(limit)
+    )
+    return [r.id for r in rows]
+
+
+def pending_holds_of(connection: Connection, account_id: str) -> list[Row[Any]]:
+    """An account's pending holds."""
+    return list(
+        connection.execute(
+            select(holds)
+            .where(holds.c.account_id == account_id)
+            .where(holds.c.status == "pending")
+            .order_by(holds.c.id)
+        )
+    )
+
+
+# --- reconciliation -------------------------------------------------------------------------------
+
+
+def replayed_net(connection: Connection) -> dict[Key, int]:
+    """Credits minus debits per (account, instrument), summed from every transfer ever made."""
+    net: dict[Key, int] = {}
+    credits = select(
+        transfers.c.credit_account, transfers.c.instrument_id, func.sum(transfers.c.quantity)
+    ).group_by(transfers.c.credit_account, transfers.c.instrument_id)
+    debits = select(
+        transfers.c.debit_account, transfers.c.instrument_id, func.sum(transfers.c.quantity)
+    ).group_by(transfers.c.debit_account, transfers.c.instrument_id)
+    for account, instrument, amount in connection.execute(credits):
+        net[(account, instrument)] = net.get((account, instrument), 0) + int(amount)
+    for account, instrument, amount in connection.execute(debits):
+        net[(account, instrument)] = net.get((account, instrument), 0) - int(amount)
+    return net
+
+
+def pending_held(connection: Connection) -> dict[Key, int]:
+    """Units reserved by pending holds, per (account, instrument)."""
+    rows = connection.execute(
+        select(holds.c.account_id, holds.c.instrument_id, func.sum(holds.c.quantity))
+        .where(holds.c.status == "pending")
+        .group_by(holds.c.account_id, holds.c.instrument_id)
+    )
+    return {(a, i): int(q) for a, i, q in rows}
+
+
+def cached_balances(connection: Connection) -> dict[Key, Balance]:
+    """Every cached balance row."""
+    rows = connection.execute(
+        select(balances.c.account_id, balances.c.instrument_id, balances.c.total, balances.c.held)
+    )
+    return {(r.account_id, r.instrument_id): Balance(r.total, r.held) for r in rows}
+
+
+def all_instruments(connection: Connection) -> list[Row[Any]]:
+    """Every instrument row, by id."""
+    return list(connection.execute(select(instruments).order_by(instruments.c.id)))
+
+
+def serial_totals(connection: Connection) -> dict[Key, int]:
+    """Units covered by serial blocks per (account, instrument)."""
+    size = serial_blocks.c.last_serial - serial_blocks.c.first_serial + 1
+    rows = connection.execute(
+        select(serial_blocks.c.account_id, serial_blocks.c.instrument_id, func.sum(size)).group_by(
+            serial_blocks.c.account_id, serial_blocks.c.instrument_id
+        )
+    )
+    return {(a, i): int(q) for a, i, q in rows}
+
+
+def overlapping_blocks(connection: Connection) -> int:
+    """How many pairs of serial blocks of one instrument overlap (must be zero)."""
+    a = serial_blocks.alias("a")
+    b = serial_blocks.alias("b")
+    query = (
+        select(func.count())
+        .select_from(a.join(b, (a.c.instrument_id == b.c.instrument_id) & (a.c.id < b.c.id)))
+        .where(a.c.first_serial <= b.c.last_serial)
+        .where(b.c.first_serial <= a.c.last_serial)
+    )
+    return int(connection.execute(query).scalar_one())

@@ -1,0 +1,1 @@
+"""The National Carbon Emission Registration System: holders, accounts, issuance, transfers, holds."""

@@ -1,0 +1,185 @@
+"""All SQL of the registry: holders, accounts, instruments, transactions, certificates, commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, insert, select, update
+
+from carbonmarket.db.tables import (
+    accounts,
+    balances,
+    holders,
+    instruments,
+    registry_transactions,
+    retirement_certificates,
+)
+from carbonmarket.registry.model import (
+    RETIREMENT_TYPES,
+    Account,
+    AccountStatus,
+    AccountType,
+    HolderKind,
+)
+
+# --- holders and accounts -------------------------------------------------------------------------
+
+
+def get_holder(connection: Connection, holder_id: str) -> Row[Any] | None:
+    """A holder row by id."""
+    return connection.execute(select(holders).where(holders.c.id == holder_id)).first()
+
+
+def insert_holder(connection: Connection, holder_id: str, name: str, kind: HolderKind, at: str) -> None:
+    """Record a new account holder."""
+    connection.execute(insert(holders).values(id=holder_id, name=name, kind=kind.value, created_at=at))
+
+
+def list_holders(connection: Connection, limit: int) -> list[Row[Any]]:
+    """Holders by id."""
+    return list(connection.execute(select(holders).order_by(holders.c.id).limit(limit)))
+
+
+def insert_account(
+    connection: Connection,
+    account_id: str,
+    holder_id: str,
+    type_: AccountType,
+    approval_required: bool,
+    at: str,
+) -> None:
+    """Record a new open account."""
+    connection.execute(
+        insert(accounts).values(
+            id=account_id,
+            holder_id=holder_id,
+            type=type_.value,
+            status=AccountStatus.OPEN.value,
+            approval_required=approval_required,
+            created_at=at,
+        )
+    )
+
+
+def get_accounts(connection: Connection, account_ids: list[str]) -> dict[str, Account]:
+    """Accounts as the business checks see them, with their holder's kind."""
+    rows = connection.execute(
+        select(accounts, holders.c.kind.label("holder_kind"))
+        .join(holders, holders.c.id == accounts.c.holder_id)
+        .where(accounts.c.id.in_(account_ids))
+    )
+    return {
+        r.id: Account(
+            r.id,
+            r.holder_id,
+            HolderKind(r.holder_kind),
+            AccountType(r.type),
+            AccountStatus(r.status),
+            r.approval_required,
+        )
+        for r in rows
+    }
+
+
+def account_row(connection: Connection, account_id: str) -> Row[Any] | None:
+    """The raw account row with its holder's name and kind."""
+    return connection.execute(
+        select(accounts, holders.c.name.label("holder_name"), holders.c.kind.label("holder_kind"))
+        .join(holders, holders.c.id == accounts.c.holder_id)
+        .where(accounts.c.id == account_id)
+    ).first()
+
+
+def list_accounts(connection: Connection, holder_id: str | None, limit: int) -> list[Row[Any]]:
+    """Accounts, optionally of one holder, by id."""
+    query = select(accounts).order_by(accounts.c.id).limit(limit)
+    if holder_id is not None:
+        query = query.where(accounts.c.holder_id == holder_id)
+    return list(connection.execute(query))
+
+
+def set_account_status(connection: Connection, account_id: str, status: AccountStatus) -> None:
+    """Change an account's status."""
+    connection.execute(update(accounts).where(accounts.c.id == account_id).values(status=status.value))
+
+
+def units_in_account(connection: Connection, account_id: str) -> int:
+    """Total units of every instrument in the account (a closing account must hold none)."""
+    total = connection.execute(
+        select(func.coalesce(func.sum(balances.c.total), 0)).where(balances.c.account_id == account_id)
+    )
+    return int(total.scalar_one())
+
+
+def retirement_account_ids(connection: Connection) -> set[str]:
+    """Ids of every surrender, cancellation and deletion account."""
+    rows = connection.execute(
+        select(accounts.c.id).where(accounts.c.type.in_([t.value for t in RETIREMENT_TYPES]))
+    )
+    return {r.id for r in rows}
+
+
+# --- instruments ----------------------------------------------------------------------------------
+
+
+def get_instrument(connection: Connection, instrument_id: str) -> Row[Any] | None:
+    """An instrument row by id."""
+    return connection.execute(select(instruments).where(instruments.c.id == instrument_id)).first()
+
+
+def insert_instrument(connection: Connection, **values: Any) -> None:
+    """Define a new instrument."""
+    connection.execute(insert(instruments).values(**values))
+
+
+def set_cap(connection: Connection, instrument_id: str, cap: int | None) -> None:
+    """Change an instrument's issuance cap."""
+    connection.execute(update(instruments).where(instruments.c.id == instrument_id).values(cap=cap))
+
+
+def list_instruments(connection: Connection) -> list[Row[Any]]:
+    """Every instrument with its supply counters."""
+    return list(connection.execute(select(instruments).order_by(instruments.c.kind, instruments.c.id)))
+
+
+# --- registry transactions ------------------------------------------------------------------------
+
+
+def insert_transaction(connection: Connection, **values: Any) -> None:
+    """Record a registry transaction."""
+    connection.execute(insert(registry_transactions).values(**values))
+
+
+def lock_transaction(connection: Connection, transaction_id: str) -> Row[Any] | None:
+    """A registry transaction, locked for a status change."""
+    query = select(registry_transactions).where(registry_transactions.c.id == transaction_id)
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return connection.execute(query).first()
+
+
+def update_transaction(connection: Connection, transaction_id: str, **values: Any) -> None:
+    """Move a registry transaction to its next status."""
+    connection.execute(
+        update(registry_transactions).where(registry_transactions.c.id == transaction_id).values(**values)
+    )
+
+
+def list_transactions(connection: Connection, status: str | None, limit: int) -> list[Row[Any]]:
+    """Registry transactions, newest first, optionally of one status."""
+    query = select(registry_transactions).order_by(registry_transactions.c.created_at.desc()).limit(limit)
+    if status is not None:
+        query = query.where(registry_transactions.c.status == status)
+    return list(connection.execute(query))
+
+
+def insert_certificate(connection: Connection, **values: Any) -> None:
+    """Record a retirement certificate."""
+    connection.execute(insert(retirement_certificates).values(**values))
+
+
+def get_certificate(connection: Connection, certificate_id: str) -> Row[Any] | None:
+    """A retirement certificate by id."""
+    return connection.execute(
+        select(retirement_certificates).where(retirement_certificates.c.id == certificate_id)
+    ).first()
