@@ -176,7 +176,8 @@ def check_acquiring(
     if not may_hold(account, kind):
         raise Refused(
             Code.ACQUIRING_ACCOUNT_CANNOT_HOLD_UNIT,
-            f"a {account.type.value} account of a {account.holder_kind.value} may not hold {kind.value} units",
+            f"a {account.type.value} account of a {account.holder_kind.value} "
+            f"may not hold {kind.value} units",
         )
     if sender_id is not None and sender_id == account_id:
         raise Refused(Code.SAME_ACCOUNT, "transferring and acquiring account are the same")
@@ -188,7 +189,8 @@ def check_issuance_target(account: Account) -> None:
     if account.type is not AccountType.ISSUANCE:
         raise Refused(
             Code.ACQUIRING_ACCOUNT_TYPE_NOT_ALLOWED,
-            f"units are issued only into an issuance account; {account.id!r} is a {account.type.value} account",
+            f"units are issued only into an issuance account; "
+            f"{account.id!r} is a {account.type.value} account",
         )
 
 

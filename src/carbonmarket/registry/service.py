@@ -194,7 +194,7 @@ class Registry:
             assert row is not None, "checked by _acquiring"
             check_issuance_cap(row.issued, amount, row.cap, row.id)
             leg = Leg(MINT_ACCOUNT_ID, to_account, row.id, amount, LegKind.ISSUE)
-            applied = ledger.apply(connection, command_id, [leg], at, self._is_retirement(connection))
+            applied = ledger.apply(connection, command_id, [leg], at, self._is_retirement(connection, target))
             self._completed(connection, command_id, "issuance", None, to_account, row.id, amount, actor, at)
             return {
                 "transaction": command_id,
@@ -227,8 +227,9 @@ class Registry:
         }
 
         def work(connection: Connection, at: str) -> dict[str, Any]:
-            sender = self._transferring(connection, actor, from_account, "a transfer")
-            receiver = self._acquiring(connection, to_account, instrument, from_account)
+            sender, receiver = self._parties(
+                connection, actor, from_account, to_account, instrument, "a transfer"
+            )
             return self._move(
                 connection, actor, command_id, "transfer", sender, receiver, instrument, quantity, at
             )
@@ -246,7 +247,7 @@ class Registry:
         beneficiary: str,
         purpose: str,
     ) -> Outcome:
-        """Voluntary cancellation (retirement): units go to a cancellation account and a certificate is kept."""
+        """Voluntary cancellation (retirement) into a cancellation account, with a certificate."""
         body = {
             "from": from_account,
             "instrument": instrument,
@@ -257,8 +258,9 @@ class Registry:
         }
 
         def work(connection: Connection, at: str) -> dict[str, Any]:
-            sender = self._transferring(connection, actor, from_account, "a cancellation")
-            receiver = self._acquiring(connection, to_account, instrument, from_account)
+            sender, receiver = self._parties(
+                connection, actor, from_account, to_account, instrument, "a cancellation"
+            )
             check_retirement_target(receiver, AccountType.CANCELLATION)
             _check_text(beneficiary, "beneficiary")
             _check_text(purpose, "purpose")
@@ -291,8 +293,9 @@ class Registry:
         }
 
         def work(connection: Connection, at: str) -> dict[str, Any]:
-            sender = self._transferring(connection, actor, from_account, "a surrender")
-            receiver = self._acquiring(connection, to_account, instrument, from_account)
+            sender, receiver = self._parties(
+                connection, actor, from_account, to_account, instrument, "a surrender"
+            )
             check_retirement_target(receiver, AccountType.SURRENDER)
             return self._move(
                 connection, actor, command_id, "surrender", sender, receiver, instrument, quantity, at
@@ -453,7 +456,7 @@ class Registry:
         pledgee: str,
         expires_at: str | None = None,
     ) -> Outcome:
-        """Pledge holdings to a pledgee: frozen now, released to the holder or executed to the pledgee later."""
+        """Pledge holdings: frozen now, later released to the holder or executed to the pledgee."""
         body = {
             "account": account_id,
             "instrument": instrument,
@@ -740,10 +743,32 @@ class Registry:
 
     # --- helpers --------------------------------------------------------------------------------
 
+    def _parties(
+        self,
+        connection: Connection,
+        actor: Actor,
+        sender_id: str,
+        receiver_id: str,
+        instrument: str,
+        action: str,
+    ) -> tuple[Account, Account]:
+        """Both accounts of a movement, loaded in one query and checked in the UK order."""
+        row = _instrument_row(connection, instrument)
+        accounts = store.get_accounts(connection, [sender_id, receiver_id])
+        sender = self._check_sender(accounts.get(sender_id), sender_id, actor, action)
+        receiver = check_acquiring(
+            accounts.get(receiver_id), receiver_id, InstrumentKind(row.kind), sender_id
+        )
+        return sender, receiver
+
     def _transferring(self, connection: Connection, actor: Actor, account_id: str, action: str) -> Account:
         """Transferring-side checks, then the actor's right to initiate from the account."""
         accounts = store.get_accounts(connection, [account_id])
-        account = check_transferring(accounts.get(account_id), account_id)
+        return self._check_sender(accounts.get(account_id), account_id, actor, action)
+
+    def _check_sender(self, found: Account | None, account_id: str, actor: Actor, action: str) -> Account:
+        """UK transferring checks, then the right to initiate (regulators act for government accounts)."""
+        account = check_transferring(found, account_id)
         if not (actor.role is Role.REGULATOR and account.holder_kind is HolderKind.GOVERNMENT):
             require_right(actor, account_id, Permission.INITIATE, action)
         return account
@@ -756,9 +781,10 @@ class Registry:
         accounts = store.get_accounts(connection, [account_id])
         return check_acquiring(accounts.get(account_id), account_id, InstrumentKind(row.kind), sender)
 
-    def _is_retirement(self, connection: Connection) -> Callable[[str], bool]:
-        """A memoised lookup of whether an account is a retirement account."""
+    def _is_retirement(self, connection: Connection, *loaded: Account) -> Callable[[str], bool]:
+        """A memoised lookup of whether an account is a retirement account (seeded with those loaded)."""
         known: dict[str, bool] = {MINT_ACCOUNT_ID: False}
+        known.update((account.id, account.type in RETIREMENT_TYPES) for account in loaded)
 
         def is_retirement(account_id: str) -> bool:
             if account_id not in known:
