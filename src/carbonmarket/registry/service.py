@@ -349,7 +349,9 @@ class Registry:
             amount,
             LegKind.RETIRE if receiver.type in RETIREMENT_TYPES else LegKind.TRANSFER,
         )
-        applied = ledger.apply(connection, command_id, [leg], at, self._is_retirement(connection))
+        applied = ledger.apply(
+            connection, command_id, [leg], at, self._is_retirement(connection, sender, receiver)
+        )
         self._completed(
             connection, command_id, type_, sender.id, receiver.id, instrument_id, amount, actor, at
         )
