@@ -28,7 +28,10 @@ def main(report_path: str) -> int:
         elif not was_skipped:
             postgres_ran += needs_pg
             browser_ran += needs_browser
-    print(f"{total} tests, {skipped} skipped; {postgres_ran} PostgreSQL tests and {browser_ran} browser tests ran")
+    print(
+        f"{total} tests, {skipped} skipped; "
+        f"{postgres_ran} PostgreSQL tests and {browser_ran} browser tests ran"
+    )
     if skipped_needed:
         print("these PostgreSQL/browser tests were skipped:", *skipped_needed, sep="\n  ", file=sys.stderr)
         return 1

@@ -75,8 +75,12 @@ def _setup_holders(registry: Registry, _identity: Identity, _rng: random.Random)
     """The regulator with its central accounts; entities, a bank, a project owner and a person."""
     out: list[Outcome] = [registry.define_instrument(LOCAL_OPERATOR, DEMO_CCER, 900_000, "demo project")]
     out += [o for o in registry.define_defaults(LOCAL_OPERATOR) if isinstance(o, Done)]
-    out.append(registry.add_holder(LOCAL_OPERATOR, "MEE", "Ministry of Ecology and Environment", "government"))
-    out += [registry.open_account(LOCAL_OPERATOR, f"MEE-{kind.upper()}", "MEE", kind) for kind in CENTRAL_ACCOUNTS]
+    out.append(
+        registry.add_holder(LOCAL_OPERATOR, "MEE", "Ministry of Ecology and Environment", "government")
+    )
+    out += [
+        registry.open_account(LOCAL_OPERATOR, f"MEE-{kind.upper()}", "MEE", kind) for kind in CENTRAL_ACCOUNTS
+    ]
     for holder_id, name, kind in DEMO_ENTITIES:
         out.append(registry.add_holder(LOCAL_OPERATOR, holder_id, name, kind))
         out.append(registry.open_account(LOCAL_OPERATOR, f"{holder_id}-H", holder_id, "holding"))
@@ -89,7 +93,9 @@ def _issue_and_allocate(registry: Registry, _identity: Identity, rng: random.Ran
         registry.issue(LOCAL_OPERATOR, "demo-issue-cea23", "CEA23", 60_000_000, "MEE-ISSUANCE"),
         registry.issue(LOCAL_OPERATOR, "demo-issue-cea24", "CEA24", 62_000_000, "MEE-ISSUANCE"),
         registry.issue(LOCAL_OPERATOR, "demo-issue-ccer", DEMO_CCER, 857_000, "MEE-ISSUANCE"),
-        registry.transfer(LOCAL_OPERATOR, "demo-ccer-to-owner", "MEE-ISSUANCE", "P-WIND-01-H", DEMO_CCER, 857_000),
+        registry.transfer(
+            LOCAL_OPERATOR, "demo-ccer-to-owner", "MEE-ISSUANCE", "P-WIND-01-H", DEMO_CCER, 857_000
+        ),
     ]
     for holder_id, _name, kind in DEMO_ENTITIES:
         if kind != "entity":
@@ -98,7 +104,12 @@ def _issue_and_allocate(registry: Registry, _identity: Identity, rng: random.Ran
             amount = rng.randrange(2_000_000, 8_000_000)
             out.append(
                 registry.transfer(
-                    LOCAL_OPERATOR, f"demo-alloc-{vintage}-{holder_id}", "MEE-ISSUANCE", f"{holder_id}-H", vintage, amount
+                    LOCAL_OPERATOR,
+                    f"demo-alloc-{vintage}-{holder_id}",
+                    "MEE-ISSUANCE",
+                    f"{holder_id}-H",
+                    vintage,
+                    amount,
                 )
             )
     return out
@@ -109,19 +120,35 @@ def _trade_and_hold(registry: Registry, _identity: Identity, rng: random.Random)
     out = [
         registry.transfer(LOCAL_OPERATOR, "demo-sale-1", "E-POWER-01-H", "E-POWER-02-H", "CEA24", 250_000),
         registry.transfer(LOCAL_OPERATOR, "demo-sale-2", "E-STEEL-01-H", "F-BANK-01-H", "CEA23", 120_000),
-        registry.transfer(LOCAL_OPERATOR, "demo-ccer-sale", "P-WIND-01-H", "E-POWER-03-H", DEMO_CCER, 150_000),
-        registry.transfer(LOCAL_OPERATOR, "demo-ccer-sale-2", "P-WIND-01-H", "I-ZHANG-H", DEMO_CCER, 20),
-        registry.surrender(LOCAL_OPERATOR, "demo-surrender-1", "E-POWER-04-H", "CEA23", 1_500_000, "MEE-SURRENDER"),
-        registry.cancel(
-            LOCAL_OPERATOR, "demo-retire-1", "I-ZHANG-H", DEMO_CCER, 12, "MEE-CANCELLATION",
-            "Zhang Wei", "offsetting the 2025 family flights",
+        registry.transfer(
+            LOCAL_OPERATOR, "demo-ccer-sale", "P-WIND-01-H", "E-POWER-03-H", DEMO_CCER, 150_000
         ),
-        registry.freeze(LOCAL_OPERATOR, "demo-freeze-1", "E-CEMENT-01-H", "CEA24", 100_000, "court order (demo)"),
+        registry.transfer(LOCAL_OPERATOR, "demo-ccer-sale-2", "P-WIND-01-H", "I-ZHANG-H", DEMO_CCER, 20),
+        registry.surrender(
+            LOCAL_OPERATOR, "demo-surrender-1", "E-POWER-04-H", "CEA23", 1_500_000, "MEE-SURRENDER"
+        ),
+        registry.cancel(
+            LOCAL_OPERATOR,
+            "demo-retire-1",
+            "I-ZHANG-H",
+            DEMO_CCER,
+            12,
+            "MEE-CANCELLATION",
+            "Zhang Wei",
+            "offsetting the 2025 family flights",
+        ),
+        registry.freeze(
+            LOCAL_OPERATOR, "demo-freeze-1", "E-CEMENT-01-H", "CEA24", 100_000, "court order (demo)"
+        ),
         registry.pledge(LOCAL_OPERATOR, "demo-pledge-1", "E-ALU-01-H", "CEA24", 500_000, "F-BANK-01-H"),
     ]
-    out.append(registry.reverse(LOCAL_OPERATOR, "demo-reverse-sale-2", "demo-sale-2", "wrong vintage chosen (demo)"))
     out.append(
-        registry.transfer(LOCAL_OPERATOR, "demo-sale-2-fixed", "E-STEEL-01-H", "F-BANK-01-H", "CEA24", 120_000)
+        registry.reverse(LOCAL_OPERATOR, "demo-reverse-sale-2", "demo-sale-2", "wrong vintage chosen (demo)")
+    )
+    out.append(
+        registry.transfer(
+            LOCAL_OPERATOR, "demo-sale-2-fixed", "E-STEEL-01-H", "F-BANK-01-H", "CEA24", 120_000
+        )
     )
     _ = rng
     return out

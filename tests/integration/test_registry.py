@@ -49,7 +49,9 @@ def market(registry: Registry) -> Registry:
 
 
 def test_issuance_goes_only_into_issuance_accounts(market: Registry) -> None:
-    refused(market.issue(LOCAL_OPERATOR, "bad-iss", "CEA24", 5, "E1-H"), Code.ACQUIRING_ACCOUNT_TYPE_NOT_ALLOWED)
+    refused(
+        market.issue(LOCAL_OPERATOR, "bad-iss", "CEA24", 5, "E1-H"), Code.ACQUIRING_ACCOUNT_TYPE_NOT_ALLOWED
+    )
     assert balances(market, "E1-H")["CEA24"] == 6_000
 
 
@@ -72,7 +74,10 @@ def test_transfer_moves_units_and_is_idempotent(market: Registry) -> None:
     first = done(market.transfer(LOCAL_OPERATOR, "t-1", "E1-H", "E2-H", "CEA24", 1_500))
     again = market.transfer(LOCAL_OPERATOR, "t-1", "E1-H", "E2-H", "CEA24", 1_500)
     assert isinstance(again, Done) and again.result == "exists" and again.data == first
-    refused(market.transfer(LOCAL_OPERATOR, "t-1", "E1-H", "E2-H", "CEA24", 1_501), Code.EXISTS_WITH_DIFFERENT_FIELDS)
+    refused(
+        market.transfer(LOCAL_OPERATOR, "t-1", "E1-H", "E2-H", "CEA24", 1_501),
+        Code.EXISTS_WITH_DIFFERENT_FIELDS,
+    )
     assert balances(market, "E1-H")["CEA24"] == 4_500
     assert balances(market, "E2-H")["CEA24"] == 1_500
 
@@ -94,7 +99,9 @@ def test_transfer_moves_units_and_is_idempotent(market: Registry) -> None:
         (("MEE-cancellation", "E2-H", "CEA24", 1), Code.TRANSFERRING_ACCOUNT_TYPE_NOT_ALLOWED),
     ],
 )
-def test_bad_transfers_are_refused_and_change_nothing(market: Registry, args: tuple[Any, ...], code: Code) -> None:
+def test_bad_transfers_are_refused_and_change_nothing(
+    market: Registry, args: tuple[Any, ...], code: Code
+) -> None:
     before = {a: balances(market, a) for a in ("E1-H", "E2-H", "MEE-issuance")}
     refused(market.transfer(LOCAL_OPERATOR, "bad", *args), code)
     assert {a: balances(market, a) for a in before} == before
@@ -103,11 +110,22 @@ def test_bad_transfers_are_refused_and_change_nothing(market: Registry, args: tu
 
 def test_blocked_and_closed_accounts_neither_send_nor_receive(market: Registry) -> None:
     done(market.set_account_status(LOCAL_OPERATOR, "blk", "E2-H", "blocked", "investigation"))
-    refused(market.transfer(LOCAL_OPERATOR, "to-blocked", "E1-H", "E2-H", "CEA24", 1), Code.ACQUIRING_ACCOUNT_BLOCKED)
-    refused(market.transfer(LOCAL_OPERATOR, "from-blocked", "E2-H", "E1-H", "CEA24", 1), Code.TRANSFERRING_ACCOUNT_BLOCKED)
-    refused(market.set_account_status(LOCAL_OPERATOR, "close-full", "E1-H", "closed", "x"), Code.ACCOUNT_NOT_EMPTY)
+    refused(
+        market.transfer(LOCAL_OPERATOR, "to-blocked", "E1-H", "E2-H", "CEA24", 1),
+        Code.ACQUIRING_ACCOUNT_BLOCKED,
+    )
+    refused(
+        market.transfer(LOCAL_OPERATOR, "from-blocked", "E2-H", "E1-H", "CEA24", 1),
+        Code.TRANSFERRING_ACCOUNT_BLOCKED,
+    )
+    refused(
+        market.set_account_status(LOCAL_OPERATOR, "close-full", "E1-H", "closed", "x"), Code.ACCOUNT_NOT_EMPTY
+    )
     done(market.set_account_status(LOCAL_OPERATOR, "close-3", "E3-H", "closed", "left the market"))
-    refused(market.transfer(LOCAL_OPERATOR, "to-closed", "E1-H", "E3-H", "CEA24", 1), Code.ACQUIRING_ACCOUNT_CLOSED)
+    refused(
+        market.transfer(LOCAL_OPERATOR, "to-closed", "E1-H", "E3-H", "CEA24", 1),
+        Code.ACQUIRING_ACCOUNT_CLOSED,
+    )
 
 
 def test_an_entity_representative_needs_the_initiate_right(market: Registry) -> None:
@@ -121,7 +139,9 @@ def test_an_entity_representative_needs_the_initiate_right(market: Registry) -> 
 
 def test_a_freeze_reserves_units_until_released(market: Registry) -> None:
     done(market.freeze(LOCAL_OPERATOR, "frz-1", "E1-H", "CEA24", 5_000, "court order 12"))
-    refused(market.transfer(LOCAL_OPERATOR, "t-frozen", "E1-H", "E2-H", "CEA24", 1_001), Code.INSUFFICIENT_BALANCE)
+    refused(
+        market.transfer(LOCAL_OPERATOR, "t-frozen", "E1-H", "E2-H", "CEA24", 1_001), Code.INSUFFICIENT_BALANCE
+    )
     view = market.balance(LOCAL_OPERATOR, "E1-H")
     assert view["held"] == {"CEA24": 5_000} and view["available"]["CEA24"] == 1_000
     done(market.release(LOCAL_OPERATOR, "frz-1", "order lifted"))
@@ -144,7 +164,9 @@ def test_a_pledge_executes_in_part_to_the_pledgee_and_releases_the_rest(market: 
 
 
 def test_an_expired_hold_releases_its_units(market: Registry) -> None:
-    done(market.freeze(LOCAL_OPERATOR, "frz-old", "E1-H", "CEA24", 100, "lapsed", "2000-01-01T00:00:00+00:00"))
+    done(
+        market.freeze(LOCAL_OPERATOR, "frz-old", "E1-H", "CEA24", 100, "lapsed", "2000-01-01T00:00:00+00:00")
+    )
     assert market.balance(LOCAL_OPERATOR, "E1-H")["held"] == {"CEA24": 100}
     assert done(market.expire_holds(LOCAL_OPERATOR, "sweep-1"))["expired"] == ["frz-old"]
     assert market.balance(LOCAL_OPERATOR, "E1-H")["held"] == {}
@@ -163,7 +185,9 @@ def test_ccer_serial_blocks_split_on_partial_transfer(market: Registry) -> None:
 
 def test_cancellation_retires_units_with_a_certificate(market: Registry) -> None:
     result = done(
-        market.cancel(LOCAL_OPERATOR, "ret-1", "E1-H", CCER, 250, "MEE-cancellation", "Expo 2025", "event neutrality")
+        market.cancel(
+            LOCAL_OPERATOR, "ret-1", "E1-H", CCER, 250, "MEE-cancellation", "Expo 2025", "event neutrality"
+        )
     )
     certificate = market.certificate(result["certificate"])
     assert (certificate["quantity"], certificate["beneficiary"]) == (250, "Expo 2025")
@@ -171,7 +195,8 @@ def test_cancellation_retires_units_with_a_certificate(market: Registry) -> None
     ccer = next(i for i in market.instruments() if i["instrument"] == CCER)
     assert (ccer["issued"], ccer["retired"], ccer["supply"]) == (1_000, 250, 750)
     refused(
-        market.cancel(LOCAL_OPERATOR, "ret-2", "E1-H", CCER, 1, "E2-H", "x", "y"), Code.ACQUIRING_ACCOUNT_TYPE_NOT_ALLOWED
+        market.cancel(LOCAL_OPERATOR, "ret-2", "E1-H", CCER, 1, "E2-H", "x", "y"),
+        Code.ACQUIRING_ACCOUNT_TYPE_NOT_ALLOWED,
     )
     assert market.reconcile().ok
 
@@ -202,7 +227,11 @@ def test_reversing_a_surrender_returns_units_to_circulation(market: Registry) ->
 def test_four_eyes_approval_holds_units_until_a_second_person_approves(market: Registry) -> None:
     done(market.open_account(LOCAL_OPERATOR, "E2-SAFE", "E2", "holding", approval_required=True))
     done(market.transfer(LOCAL_OPERATOR, "fund-safe", "E1-H", "E2-SAFE", "CEA24", 1_000))
-    alice = Actor("alice", Role.ENTITY_REPRESENTATIVE, frozenset({("E2-SAFE", Permission.INITIATE), ("E2-SAFE", Permission.APPROVE)}))
+    alice = Actor(
+        "alice",
+        Role.ENTITY_REPRESENTATIVE,
+        frozenset({("E2-SAFE", Permission.INITIATE), ("E2-SAFE", Permission.APPROVE)}),
+    )
     bob = Actor("bob", Role.ENTITY_REPRESENTATIVE, frozenset({("E2-SAFE", Permission.APPROVE)}))
     proposed = done(market.transfer(alice, "safe-1", "E2-SAFE", "E3-H", "CEA24", 600))
     assert proposed["status"] == "awaiting_approval"
@@ -220,7 +249,11 @@ def test_four_eyes_approval_holds_units_until_a_second_person_approves(market: R
 def test_holder_and_account_ids_are_idempotent(market: Registry) -> None:
     again = market.add_holder(LOCAL_OPERATOR, "E1", "Entity 1", "entity")
     assert isinstance(again, Done) and again.result == "exists"
-    refused(market.add_holder(LOCAL_OPERATOR, "E1", "Another name", "entity"), Code.EXISTS_WITH_DIFFERENT_FIELDS)
+    refused(
+        market.add_holder(LOCAL_OPERATOR, "E1", "Another name", "entity"), Code.EXISTS_WITH_DIFFERENT_FIELDS
+    )
     refused(market.open_account(LOCAL_OPERATOR, "X-H", "NOBODY", "holding"), Code.UNKNOWN_HOLDER)
-    refused(market.open_account(LOCAL_OPERATOR, "X-I", "E1", "issuance"), Code.ACCOUNT_HOLDER_KIND_NOT_ALLOWED)
+    refused(
+        market.open_account(LOCAL_OPERATOR, "X-I", "E1", "issuance"), Code.ACCOUNT_HOLDER_KIND_NOT_ALLOWED
+    )
     refused(market.add_holder(LOCAL_OPERATOR, "bad id!", "x", "entity"), Code.INVALID_ID)

@@ -53,7 +53,9 @@ def test_posting_a_hold_spends_the_released_units() -> None:
 
 
 def test_issuance_creates_units_without_debiting_a_cached_balance() -> None:
-    after = balance_changes([Leg(MINT_ACCOUNT_ID, "I", "X", 7, LegKind.ISSUE)], {("I", "X"): Balance(0, 0)}, {})
+    after = balance_changes(
+        [Leg(MINT_ACCOUNT_ID, "I", "X", 7, LegKind.ISSUE)], {("I", "X"): Balance(0, 0)}, {}
+    )
     assert after == {("I", "X"): Balance(7, 0)}
 
 

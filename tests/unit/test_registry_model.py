@@ -20,8 +20,12 @@ from carbonmarket.registry.model import (
 )
 
 
-def account(type_: AccountType = AccountType.HOLDING, status: AccountStatus = AccountStatus.OPEN,
-            kind: HolderKind = HolderKind.ENTITY, id_: str = "A") -> Account:
+def account(
+    type_: AccountType = AccountType.HOLDING,
+    status: AccountStatus = AccountStatus.OPEN,
+    kind: HolderKind = HolderKind.ENTITY,
+    id_: str = "A",
+) -> Account:
     return Account(id_, "H", kind, type_, status)
 
 
@@ -33,8 +37,14 @@ def code_of(call: object, *args: object) -> Code:
 
 def test_transferring_account_must_exist_be_open_and_may_send() -> None:
     assert code_of(check_transferring, None, "X") is Code.TRANSFERRING_ACCOUNT_NOT_FOUND
-    assert code_of(check_transferring, account(status=AccountStatus.CLOSED), "A") is Code.TRANSFERRING_ACCOUNT_CLOSED
-    assert code_of(check_transferring, account(status=AccountStatus.BLOCKED), "A") is Code.TRANSFERRING_ACCOUNT_BLOCKED
+    assert (
+        code_of(check_transferring, account(status=AccountStatus.CLOSED), "A")
+        is Code.TRANSFERRING_ACCOUNT_CLOSED
+    )
+    assert (
+        code_of(check_transferring, account(status=AccountStatus.BLOCKED), "A")
+        is Code.TRANSFERRING_ACCOUNT_BLOCKED
+    )
     retired = account(AccountType.CANCELLATION, kind=HolderKind.GOVERNMENT)
     assert code_of(check_transferring, retired, "A") is Code.TRANSFERRING_ACCOUNT_TYPE_NOT_ALLOWED
     assert check_transferring(account(), "A").id == "A"
@@ -53,24 +63,35 @@ def test_acquiring_account_checks_run_in_uk_order() -> None:
 def test_individuals_may_hold_ccers_but_not_allowances() -> None:
     person = account(kind=HolderKind.INDIVIDUAL)
     assert check_acquiring(person, "A", InstrumentKind.CCER, "S") == person
-    assert code_of(check_acquiring, person, "A", InstrumentKind.ALLOWANCE, "S") is Code.ACQUIRING_ACCOUNT_CANNOT_HOLD_UNIT
+    assert (
+        code_of(check_acquiring, person, "A", InstrumentKind.ALLOWANCE, "S")
+        is Code.ACQUIRING_ACCOUNT_CANNOT_HOLD_UNIT
+    )
 
 
 def test_funds_only_sit_in_trading_and_clearing_accounts() -> None:
-    assert code_of(check_acquiring, account(), "A", InstrumentKind.FUNDS, "S") is Code.ACQUIRING_ACCOUNT_CANNOT_HOLD_UNIT
+    assert (
+        code_of(check_acquiring, account(), "A", InstrumentKind.FUNDS, "S")
+        is Code.ACQUIRING_ACCOUNT_CANNOT_HOLD_UNIT
+    )
     trading = account(AccountType.TRADING)
     assert check_acquiring(trading, "A", InstrumentKind.FUNDS, "S") == trading
 
 
 def test_central_accounts_need_a_government_holder() -> None:
-    assert code_of(check_account_opening, HolderKind.ENTITY, AccountType.ISSUANCE) is Code.ACCOUNT_HOLDER_KIND_NOT_ALLOWED
+    assert (
+        code_of(check_account_opening, HolderKind.ENTITY, AccountType.ISSUANCE)
+        is Code.ACCOUNT_HOLDER_KIND_NOT_ALLOWED
+    )
     check_account_opening(HolderKind.GOVERNMENT, AccountType.ISSUANCE)
     check_account_opening(HolderKind.ENTITY, AccountType.HOLDING)
 
 
 def test_the_mint_cannot_be_opened_or_named() -> None:
     assert code_of(parse_account_type, "mint") is Code.INVALID_ACCOUNT_TYPE
-    assert code_of(check_account_opening, HolderKind.GOVERNMENT, AccountType.MINT) is Code.INVALID_ACCOUNT_TYPE
+    assert (
+        code_of(check_account_opening, HolderKind.GOVERNMENT, AccountType.MINT) is Code.INVALID_ACCOUNT_TYPE
+    )
 
 
 def test_unknown_words_are_refused_with_the_allowed_list() -> None:

@@ -83,6 +83,8 @@ def test_ccer_ids_name_project_and_year() -> None:
     assert parse_instrument("CNY").unit == "fen"
 
 
-@pytest.mark.parametrize("bad", ["CEA", "CEA2024", "CEA18", "CEA21-20", "CEA21-24", "EUA24", "CCER-X-1999", "CCER--2025", ""])
+@pytest.mark.parametrize(
+    "bad", ["CEA", "CEA2024", "CEA18", "CEA21-20", "CEA21-24", "EUA24", "CCER-X-1999", "CCER--2025", ""]
+)
 def test_malformed_instrument_ids_are_refused(bad: str) -> None:
     assert refusal_code(parse_instrument, bad) is Code.INVALID_INSTRUMENT_ID

@@ -51,7 +51,8 @@ def run_command(
             if previous.body_hash != body_hash:
                 raise Refused(
                     Code.EXISTS_WITH_DIFFERENT_FIELDS,
-                    f"command id {command_id!r} was already used for a {kind} with different fields; choose a new id",
+                    f"command id {command_id!r} was already used for a {kind} with different fields; "
+                    "choose a new id",
                 )
             return Done("exists", json.loads(previous.result))
         data = work(connection, at)
