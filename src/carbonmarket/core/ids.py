@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 
@@ -24,3 +25,9 @@ def check_id(value: str, *, what: str = "id") -> str:
 def new_id(prefix: str = "") -> str:
     """A fresh random id for commands whose caller did not choose one."""
     return f"{prefix}{uuid.uuid4().hex}"
+
+
+def derived_id(prefix: str, *parts: object) -> str:
+    """A stable command id for a command whose natural key is several values (always ≤ 64 chars)."""
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).hexdigest()[:40]
+    return f"{prefix[:20]}-{digest}"

@@ -61,6 +61,7 @@ class Code(StrEnum):
     NOT_REVERSIBLE = "not_reversible"
     # Registry transaction lifecycle (REGISTRY_CHECKS.md §2).
     TRANSACTION_NOT_FOUND = "transaction_not_found"
+    CERTIFICATE_NOT_FOUND = "certificate_not_found"
     TRANSACTION_NOT_AWAITING_APPROVAL = "transaction_not_awaiting_approval"
     APPROVER_IS_INITIATOR = "approver_is_initiator"
     # Who may do what.
@@ -71,6 +72,8 @@ class Code(StrEnum):
     UNKNOWN_USER = "unknown_user"
     INVALID_ROLE = "invalid_role"
     INVALID_RIGHT = "invalid_right"
+    # Requests that are malformed before any rule applies (HTTP layer).
+    INVALID_REQUEST = "invalid_request"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine
 
 from carbonmarket.core.actors import Actor, Permission, Role, parse_permission, parse_role, require_role
 from carbonmarket.core.clock import Clock, SystemClock
-from carbonmarket.core.ids import check_id
+from carbonmarket.core.ids import check_id, derived_id
 from carbonmarket.core.results import Code, Outcome, Refused
 from carbonmarket.db.command import run_command, run_read
 from carbonmarket.identity import store
@@ -79,7 +79,7 @@ class Identity:
                 store.insert_right(connection, username, account_id, parsed.value)
             return {"username": username, "account": account_id, "permission": parsed.value}
 
-        command_id = f"{username}:{account_id}:{permission}"[:64]
+        command_id = derived_id("grant", username, account_id, permission)
         return run_command(self.engine, self.clock, actor, "user.grant", command_id, body, work)
 
     def authenticate(self, username: str, password: str) -> Actor:

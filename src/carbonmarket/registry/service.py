@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine
 
 from carbonmarket.core.actors import Actor, Permission, Role, require_right, require_role
 from carbonmarket.core.clock import Clock, SystemClock
-from carbonmarket.core.ids import check_id
+from carbonmarket.core.ids import check_id, derived_id
 from carbonmarket.core.instruments import InstrumentId, InstrumentKind, parse_instrument
 from carbonmarket.core.results import Code, Outcome, Refused
 from carbonmarket.core.units import parse_quantity
@@ -138,10 +138,10 @@ class Registry:
     # --- instruments and issuance ---------------------------------------------------------------
 
     def define_instrument(
-        self, actor: Actor, instrument: str, cap: int | None, source: str | None = None
+        self, actor: Actor, instrument: str, cap: object | None, source: str | None = None
     ) -> Outcome:
         """Define an instrument (a CEA vintage or a CCER project-vintage) with its issuance cap."""
-        body = {"instrument": instrument, "cap": cap, "source": source}
+        body = {"instrument": instrument, "cap": _jsonable(cap), "source": source}
 
         def work(connection: Connection, at: str) -> dict[str, Any]:
             require_role(actor, REGULATORS, "defining an instrument")
@@ -162,9 +162,9 @@ class Registry:
             self.define_instrument(actor, spec.id, spec.cap, spec.source) for spec in default_instruments()
         ]
 
-    def set_cap(self, actor: Actor, command_id: str, instrument: str, cap: int) -> Outcome:
+    def set_cap(self, actor: Actor, command_id: str, instrument: str, cap: object) -> Outcome:
         """Change a vintage's issuance cap; never below what is already issued."""
-        body = {"instrument": instrument, "cap": cap}
+        body = {"instrument": instrument, "cap": _jsonable(cap)}
 
         def work(connection: Connection, _at: str) -> dict[str, Any]:
             require_role(actor, REGULATORS, "setting an issuance cap")
@@ -407,7 +407,13 @@ class Registry:
             return result
 
         return run_command(
-            self.engine, self.clock, actor, "registry.approve", f"approve-{transaction_id}", body, work
+            self.engine,
+            self.clock,
+            actor,
+            "registry.approve",
+            derived_id("decide", transaction_id, actor.username, approve),
+            body,
+            work,
         )
 
     # --- holds: freeze and pledge ---------------------------------------------------------------
@@ -734,7 +740,7 @@ class Registry:
         """A retirement certificate, public so a claim can be checked by anyone."""
         row = run_read(self.engine, lambda c: store.get_certificate(c, certificate_id))
         if row is None:
-            raise Refused(Code.TRANSACTION_NOT_FOUND, f"no certificate {certificate_id!r}")
+            raise Refused(Code.CERTIFICATE_NOT_FOUND, f"no retirement certificate {certificate_id!r}")
         data = dict(row._mapping)
         data["serials"] = json.loads(data["serials"]) if data["serials"] else None
         return data
