@@ -147,6 +147,9 @@ def test_openapi_document_and_docs_page_are_served(market: Market) -> None:
     docs = market.client.get("/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
+    # The UI's code comes from the installed package, never a CDN (the market may run offline).
+    assert "cdn" not in docs.text.lower()
+    assert market.client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
 
 
 # --- signing in ----------------------------------------------------------------------------------

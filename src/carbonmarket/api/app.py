@@ -88,7 +88,8 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
         title="carbonmarket",
         version=__version__,
         description=DESCRIPTION,
-        docs_url="/docs",
+        # /docs is served below from the installed swagger-ui-bundle package, not from a CDN.
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -103,4 +104,24 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     # Served from the installed package (importlib), so a wheel install needs no repository checkout.
     app.mount("/static", StaticFiles(packages=[("carbonmarket.web", "static")]), name="static")
+    _serve_offline_docs(app)
     return app
+
+
+def _serve_offline_docs(app: FastAPI) -> None:
+    """OpenAPI's Swagger UI from the swagger-ui-bundle package: works on a machine with no internet."""
+    import swagger_ui_bundle  # type: ignore[import-untyped]
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="carbonmarket API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
