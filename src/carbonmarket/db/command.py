@@ -34,15 +34,28 @@ def timestamp(clock: Clock) -> str:
 
 
 def run_command(
-    engine: Engine, clock: Clock, actor: Actor, kind: str, command_id: str, body: dict[str, Any], work: Work
+    engine: Engine,
+    clock: Clock,
+    actor: Actor,
+    kind: str,
+    command_id: str,
+    body: dict[str, Any],
+    work: Work,
+    namespace: str | None = None,
 ) -> Outcome:
-    """Run `work` once per command id, atomically, with an audit row; return Done or a Refusal."""
+    """Run `work` once per command id, atomically, with an audit row; return Done or a Refusal.
+
+    Ids are unique within a namespace (by default the command's kind). Commands that share one —
+    every registry movement shares `movement`, because its id also names the ledger batch — refuse
+    an id already used by another kind as `exists_with_different_fields`.
+    """
     try:
         check_id(command_id, what="command id")
     except Refused as refused:
         return refused.refusal
-    key = f"{kind}:{command_id}"
-    body_hash = hashlib.sha256(canonical_json({"actor": actor.username, "body": body}).encode()).hexdigest()
+    key = f"{namespace or kind}:{command_id}"
+    fingerprint = {"actor": actor.username, "kind": kind, "body": body}
+    body_hash = hashlib.sha256(canonical_json(fingerprint).encode()).hexdigest()
 
     def transaction(connection: Connection) -> Done:
         at = timestamp(clock)

@@ -93,7 +93,7 @@ transfers = Table(
     "transfers",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("batch_id", String(64), nullable=False),
+    Column("batch_id", String(100), nullable=False),
     Column("leg", Integer, nullable=False),
     Column("kind", String(12), nullable=False),
     Column("debit_account", String(64), ForeignKey("accounts.id"), nullable=False),
@@ -146,7 +146,7 @@ serial_blocks = Table(
 registry_transactions = Table(
     "registry_transactions",
     metadata,
-    Column("id", String(64), primary_key=True),
+    Column("id", String(100), primary_key=True),
     Column("type", String(20), nullable=False),
     Column("status", String(20), nullable=False),
     Column("from_account", String(64)),

@@ -96,9 +96,11 @@ def balance_changes(
     for key, quantity in released.items():
         new[key][1] -= quantity
     for leg in legs:
+        # The mint's balance is not cached: issuing debits it, reversing an issuance credits it.
         if leg.debit != MINT_ACCOUNT_ID:
             new[(leg.debit, leg.instrument)][0] -= leg.quantity
-        new[(leg.credit, leg.instrument)][0] += leg.quantity
+        if leg.credit != MINT_ACCOUNT_ID:
+            new[(leg.credit, leg.instrument)][0] += leg.quantity
     for (account, instrument), (total, held) in new.items():
         if total < held or total < 0:
             before = balances[(account, instrument)]

@@ -43,6 +43,9 @@ from carbonmarket.registry.model import (
 REGULATORS = {Role.REGULATOR}
 OPERATORS = {Role.REGULATOR, Role.REGISTRY_OPERATOR}
 name_length_max = 200
+# Issuance, transfer, cancellation, surrender and reversal ids name ledger batches, so they share
+# one id space: a transfer may not reuse the id of an issuance.
+MOVEMENTS = "movement"
 page_size_max = 500
 
 
@@ -205,7 +208,9 @@ class Registry:
                 "serials": applied.serials.get(0),
             }
 
-        return run_command(self.engine, self.clock, actor, "registry.issue", command_id, body, work)
+        return run_command(
+            self.engine, self.clock, actor, "registry.issue", command_id, body, work, namespace=MOVEMENTS
+        )
 
     # --- transfers ------------------------------------------------------------------------------
 
@@ -234,7 +239,9 @@ class Registry:
                 connection, actor, command_id, "transfer", sender, receiver, instrument, quantity, at
             )
 
-        return run_command(self.engine, self.clock, actor, "registry.transfer", command_id, body, work)
+        return run_command(
+            self.engine, self.clock, actor, "registry.transfer", command_id, body, work, namespace=MOVEMENTS
+        )
 
     def cancel(
         self,
@@ -273,7 +280,9 @@ class Registry:
                 )
             return result
 
-        return run_command(self.engine, self.clock, actor, "registry.cancel", command_id, body, work)
+        return run_command(
+            self.engine, self.clock, actor, "registry.cancel", command_id, body, work, namespace=MOVEMENTS
+        )
 
     def surrender(
         self,
@@ -301,7 +310,9 @@ class Registry:
                 connection, actor, command_id, "surrender", sender, receiver, instrument, quantity, at
             )
 
-        return run_command(self.engine, self.clock, actor, "registry.surrender", command_id, body, work)
+        return run_command(
+            self.engine, self.clock, actor, "registry.surrender", command_id, body, work, namespace=MOVEMENTS
+        )
 
     def _move(
         self,
@@ -550,7 +561,8 @@ class Registry:
             self._require_hold_control(actor, hold, "executing a pledge")
             amount = None if quantity is None else parse_quantity(quantity)
             self._acquiring(connection, hold.pledgee_account, hold.instrument_id, hold.account_id)
-            batch = f"pledge-{hold_id}"
+            # '@' cannot start a client's id, so this batch id never collides with a client command.
+            batch = f"@pledge:{hold_id}"
             applied = ledger.post_hold(
                 connection, hold, hold.pledgee_account, amount, batch, at, self._is_retirement(connection)
             )
@@ -568,6 +580,7 @@ class Registry:
             )
             return {
                 "hold": hold_id,
+                "transaction": batch,
                 "status": HoldStatus.POSTED.value,
                 "to": hold.pledgee_account,
                 "quantity": moved,
@@ -628,7 +641,9 @@ class Registry:
             )
             return {"transaction": command_id, "reverses": original, "legs": len(applied.transfer_ids)}
 
-        return run_command(self.engine, self.clock, actor, "registry.reverse", command_id, body, work)
+        return run_command(
+            self.engine, self.clock, actor, "registry.reverse", command_id, body, work, namespace=MOVEMENTS
+        )
 
     # --- queries --------------------------------------------------------------------------------
 

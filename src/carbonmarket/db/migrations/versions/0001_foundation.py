@@ -78,7 +78,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "registry_transactions",
-        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("id", sa.String(length=100), nullable=False),
         sa.Column("type", sa.String(length=20), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("from_account", sa.String(length=64), nullable=True),
@@ -228,7 +228,7 @@ def upgrade() -> None:
         sa.Column(
             "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
         ),
-        sa.Column("batch_id", sa.String(length=64), nullable=False),
+        sa.Column("batch_id", sa.String(length=100), nullable=False),
         sa.Column("leg", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=12), nullable=False),
         sa.Column("debit_account", sa.String(length=64), nullable=False),
