@@ -18,8 +18,8 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database's schema up to `revision` (the newest by default)."""
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Bring the schema up to `revision` (every head by default, so parallel branches all apply)."""
     command.upgrade(alembic_config(url), revision)
 
 

@@ -1,0 +1,2 @@
+"""The National Carbon Trading Market Management Platform: roster, monthly data, accounting,
+the validation model, review, verification and parameter tracing."""
