@@ -230,3 +230,18 @@ audit_head = Table(
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+
+def _import_context_tables() -> None:
+    """Load every `db/tables_<context>.py`, so `metadata` holds all tables of the platform."""
+    import importlib
+    import pkgutil
+
+    import carbonmarket.db as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name.startswith("tables_"):
+            importlib.import_module(f"carbonmarket.db.{module.name}")
+
+
+_import_context_tables()
