@@ -14,7 +14,7 @@ from carbonmarket.core.actors import Actor, Permission, Role, parse_permission, 
 from carbonmarket.core.clock import Clock, SystemClock
 from carbonmarket.core.ids import check_id, derived_id
 from carbonmarket.core.results import Code, Outcome, Refused
-from carbonmarket.db.command import run_command, run_read
+from carbonmarket.db.command import record_refusal, run_command, run_read
 from carbonmarket.identity import store
 from carbonmarket.identity.model import check_password
 from carbonmarket.registry import store as registry_store
@@ -83,14 +83,23 @@ class Identity:
         return run_command(self.engine, self.clock, actor, "user.grant", command_id, body, work)
 
     def authenticate(self, username: str, password: str) -> Actor:
-        """The actor behind a username and password, or a refusal that does not say which was wrong."""
-        row = run_read(self.engine, lambda c: store.get_user(c, username))
+        """The actor behind a username and password, or a refusal that does not say which was wrong.
+
+        A failed log-in is appended to the audit log (never the password), so supervision can see
+        guessing; the refusal itself names neither the user nor the password as the problem.
+        """
+        row = run_read(self.engine, lambda c: store.get_user(c, str(username)[:64]))
         try:
             _hasher.verify(row.password_hash if row is not None else _DUMMY_HASH, password)
+            if row is None or not row.active:
+                raise VerifyMismatchError
         except (VerifyMismatchError, InvalidHashError):
-            raise Refused(Code.BAD_CREDENTIALS, "unknown user or wrong password") from None
-        if row is None or not row.active:
-            raise Refused(Code.BAD_CREDENTIALS, "unknown user or wrong password")
+            refused = Refused(Code.BAD_CREDENTIALS, "unknown user or wrong password")
+            who = Actor(str(username)[:64] or "?", Role.PUBLIC)
+            record_refusal(
+                self.engine, self.clock, who, "auth.login", "login", {"username": who.username}, refused
+            )
+            raise refused from None
         return self.actor(username)
 
     def actor(self, username: str) -> Actor:
