@@ -41,6 +41,30 @@ registry_app.add_typer(instrument_app, name="instrument")
 app.add_typer(audit_app, name="audit")
 app.add_typer(user_app, name="user")
 app.add_typer(bench_app, name="bench")
+mrv_app = typer.Typer(
+    help="The MRV platform: roster, monthly records, rules, review, verification.", no_args_is_help=True
+)
+app.add_typer(mrv_app, name="mrv")
+
+
+def _wire_contexts() -> None:
+    """Attach each context's own Typer apps (they import this module lazily, so this runs last)."""
+    from carbonmarket.mrv.records.cli import import_monthly, records_app
+    from carbonmarket.mrv.review.cli import review_app
+    from carbonmarket.mrv.roster.cli import import_app, roster_app
+    from carbonmarket.mrv.rules.cli import rules_app
+    from carbonmarket.mrv.trace import trace_command
+    from carbonmarket.mrv.verification.cli import verification_app
+
+    import_app.command("monthly")(import_monthly)
+    app.add_typer(import_app, name="import")
+    mrv_app.add_typer(roster_app, name="roster")
+    mrv_app.add_typer(records_app, name="record")
+    mrv_app.add_typer(rules_app, name="rules")
+    mrv_app.add_typer(review_app, name="review")
+    mrv_app.add_typer(verification_app, name="verification")
+    app.command("trace")(trace_command)
+
 
 console = Console(stderr=False)
 Db = Annotated[str | None, typer.Option("--db", help="Database URL (sqlite:///file.db or postgresql://...).")]
@@ -543,6 +567,20 @@ def bench_ledger(
     emit(result, as_json)
 
 
+@bench_app.command("validation")
+def bench_validation(
+    records: Annotated[
+        int, typer.Option("--records", help="Monthly records to validate in bulk.")
+    ] = 3_000_000,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    as_json: Json = False,
+) -> None:
+    """Bulk validation of N monthly records, single-submission latency, detection quality."""
+    from carbonmarket.benchmarks.validation import run_validation_benchmark
+
+    emit(run_validation_benchmark(records, seed, progress=not as_json), as_json)
+
+
 def _table(rows: list[dict[str, Any]]) -> None:
     """Print rows as a Rich table."""
     if not rows:
@@ -553,6 +591,8 @@ def _table(rows: list[dict[str, Any]]) -> None:
         table.add_row(*(str(v) for v in row.values()))
     console.print(table)
 
+
+_wire_contexts()
 
 if __name__ == "__main__":
     app()

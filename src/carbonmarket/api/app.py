@@ -101,11 +101,35 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     app.include_router(registry.router)
     app.include_router(registry.public_router)
     app.include_router(users.router)
+    _include_context_routers(app)
     app.include_router(pages.router)
     # Served from the installed package (importlib), so a wheel install needs no repository checkout.
     app.mount("/static", StaticFiles(packages=[("carbonmarket.web", "static")]), name="static")
     _serve_offline_docs(app)
     return app
+
+
+def _include_context_routers(app: FastAPI) -> None:
+    """The routers and pages each context ships (MRV: roster, records, rules, review, verification)."""
+    from carbonmarket.mrv.records import api as records_api
+    from carbonmarket.mrv.records import pages as records_pages
+    from carbonmarket.mrv.review import api as review_api
+    from carbonmarket.mrv.review import pages as review_pages
+    from carbonmarket.mrv.roster import api as roster_api
+    from carbonmarket.mrv.rules import api as rules_api
+    from carbonmarket.mrv.verification import api as verification_api
+
+    for router in (
+        roster_api.router,
+        records_api.router,
+        rules_api.router,
+        review_api.router,
+        verification_api.router,
+        verification_api.trace_router,
+        records_pages.router,
+        review_pages.router,
+    ):
+        app.include_router(router)
 
 
 def _serve_offline_docs(app: FastAPI) -> None:

@@ -68,9 +68,21 @@ WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+# Refusals that mean "you may not", whatever the context that raised them.
+_FORBIDDEN = frozenset(
+    {
+        Code.FORBIDDEN.value,
+        "review_wrong_tier",
+        "review_out_of_scope",
+        "review_reviewer_not_assigned",
+        "verification_not_of_body",
+    }
+)
+
+
 def status_for(code: str) -> int:
     """The HTTP status for a refusal code."""
-    if code == Code.FORBIDDEN.value:
+    if code in _FORBIDDEN:
         return 403
     if code in _UNAUTHORISED:
         return 401

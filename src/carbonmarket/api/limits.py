@@ -8,6 +8,9 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 request_body_max_bytes = 64 * 1024
+# File uploads (roster and monthly-data imports) may be larger; the importers cap them again.
+upload_body_max_bytes = 50 * 1024 * 1024
+UPLOAD_PATHS = ("/api/mrv/roster/imports", "/api/mrv/records/imports")
 
 
 class BodyLimit:
@@ -22,8 +25,9 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = upload_body_max_bytes if scope.get("path", "") in UPLOAD_PATHS else self.max_bytes
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._refuse(send)
             return
         received = 0
@@ -34,7 +38,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     # An HTTPException passes through FastAPI's body parsing unchanged, so the
                     # app's own handler answers it in the API's error shape.
                     raise HTTPException(413, self._message())

@@ -15,6 +15,10 @@ class Role(StrEnum):
     REGISTRY_OPERATOR = "registry_operator"
     ENTITY_REPRESENTATIVE = "entity_representative"
     PUBLIC = "public"
+    # MRV review and verification (issue 3): a reviewer acts at one tier of the three-tier review
+    # within a province or city (scope kept by mrv/review); a verifier acts for one verification body.
+    REVIEWER = "reviewer"
+    VERIFIER = "verifier"
 
 
 class Permission(StrEnum):

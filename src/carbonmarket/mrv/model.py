@@ -56,7 +56,8 @@ def parameter_catalogue() -> dict[Sector, tuple[ParameterSpec, ...]]:
         raise ValueError("mrv/data/parameters.toml: unsupported schema_version")
     return {
         Sector(key): tuple(
-            ParameterSpec(p["name"], p["unit"], p["description"], bool(p["required"])) for p in sector["parameters"]
+            ParameterSpec(p["name"], p["unit"], p["description"], bool(p["required"]))
+            for p in sector["parameters"]
         )
         for key, sector in data["sectors"].items()
     }

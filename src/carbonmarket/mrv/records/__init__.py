@@ -1,0 +1,1 @@
+"""MRV monthly records: monitoring plans, versioned monthly data, import, the annual report."""
