@@ -53,7 +53,7 @@ def quiet_rules(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return []
 
     def save(
-        _connection: Connection, record_id: str, _record: MonthlyRecord, _findings: list[Finding]
+        _connection: Connection, record_id: str, _record: MonthlyRecord, _findings: list[Finding], _clock: Any
     ) -> None:
         flagged.append(record_id)
 

@@ -58,7 +58,9 @@ def rules(monkeypatch: pytest.MonkeyPatch) -> RulesStub:
         stub.previous.append(list(previous))
         return list(stub.findings)
 
-    def save(connection: Connection, record_id: str, record: MonthlyRecord, findings: list[Finding]) -> None:
+    def save(
+        connection: Connection, record_id: str, record: MonthlyRecord, findings: list[Finding], _clock: Any
+    ) -> None:
         if stub.fail_saving:
             raise RuntimeError("alert store down")
         stub.saved.append((record_id, record.entity_id, record.year, record.month, findings))
@@ -387,3 +389,22 @@ def test_the_real_validation_model_runs_on_submission(records: Records) -> None:
         assert outcome.code is Code.RECORD_REJECTED_BY_RULES
     else:
         assert outcome.data["findings"]
+
+
+def test_warnings_become_open_alerts_in_the_review_queue(
+    records: Records, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("carbonmarket.mrv.rules.store")
+    from carbonmarket.db.tables_rules import mrv_alerts
+
+    def evaluate(_record: MonthlyRecord, _previous: Any) -> list[Finding]:
+        return [finding(Severity.WARNING, "gas per MWh above the norm")]
+
+    # Only the model is stubbed: the alerts go through the real rules store into mrv_alerts.
+    monkeypatch.setattr(service, "evaluate_rules", evaluate)
+    done(records.submit_raw(REP, "s-1", gas_month(1)))
+    with engine.connect() as connection:
+        alerts = connection.execute(select(mrv_alerts)).all()
+    assert [(a.record_id, a.facility_id, a.rule_id, a.status, a.created_at[:10]) for a in alerts] == [
+        ("UNIT-G/2024-01/v1", "UNIT-G", "TEST-001", "open", "2025-02-10")
+    ]

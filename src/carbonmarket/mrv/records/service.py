@@ -106,14 +106,23 @@ def evaluate_rules(record: MonthlyRecord, previous: Sequence[MonthlyRecord]) -> 
 
 
 def save_alerts(
-    connection: Connection, record_id: str, record: MonthlyRecord, findings: list[Finding]
+    connection: Connection, record_id: str, record: MonthlyRecord, findings: list[Finding], clock: Clock
 ) -> None:
     """Hand the findings to the review queue in the caller's transaction (nothing while rules are missing)."""
     if not findings:
         return
     rules_store = _rules_module("store")
     if rules_store is not None:
-        rules_store.save_alerts(connection, record_id, record.entity_id, record.year, record.month, findings)
+        rules_store.save_alerts(
+            connection,
+            record_id,
+            record.entity_id,
+            record.year,
+            record.month,
+            findings,
+            facility_id=record.facility_id,
+            clock=clock,
+        )
 
 
 class Records:
@@ -206,7 +215,7 @@ class Records:
             actor=actor.username,
             at=at,
         )
-        save_alerts(connection, new_id, record, findings)
+        save_alerts(connection, new_id, record, findings, self.clock)
         plan = store.plan_in_force(connection, record.facility_id, record.year, record.month)
         return {
             "record_id": new_id,
