@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from carbonmarket.audit.model import GENESIS_HASH, AuditRow, canonical_json, row_hash
 from carbonmarket.db.tables import audit_head, audit_log
@@ -13,11 +13,19 @@ from carbonmarket.db.tables import audit_head, audit_log
 read_batch_rows = 5_000
 
 
+# Built once: compiling a statement costs more client CPU than sending it (bench/README.md).
+_LOCK_TIP = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
+_INSERT_ROW = insert(audit_log)
+_MOVE_TIP = (
+    update(audit_head)
+    .where(audit_head.c.id == 1)
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+
+
 def append(connection: Connection, at: str, actor: str, action: str, subject: str, payload: Any) -> int:
     """Append one row chained to the tip; the tip row lock orders concurrent appenders."""
-    tip = connection.execute(
-        select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
-    ).first()
+    tip = connection.execute(_LOCK_TIP).first()
     if tip is None:
         connection.execute(insert(audit_head).values(id=1, seq=0, hash=GENESIS_HASH))
         seq, prev = 1, GENESIS_HASH
@@ -25,19 +33,9 @@ def append(connection: Connection, at: str, actor: str, action: str, subject: st
         seq, prev = tip.seq + 1, tip.hash
     text = canonical_json(payload)
     digest = row_hash(prev, seq, at, actor, action, subject, text)
-    connection.execute(
-        insert(audit_log).values(
-            seq=seq,
-            at=at,
-            actor=actor,
-            action=action,
-            subject=subject,
-            payload=text,
-            prev_hash=prev,
-            hash=digest,
-        )
-    )
-    connection.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=digest))
+    row = {"seq": seq, "at": at, "actor": actor, "action": action, "subject": subject}
+    connection.execute(_INSERT_ROW, {**row, "payload": text, "prev_hash": prev, "hash": digest})
+    connection.execute(_MOVE_TIP, {"new_seq": seq, "new_hash": digest})
     return seq
 
 

@@ -18,7 +18,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalise_database_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url, **kwargs)
-    kwargs.setdefault("pool_pre_ping", True)
+    # No ping before every checkout (a round trip per transaction, bench/README.md): connections
+    # are recycled after a while, and the unit of work retries a transaction whose connection died.
+    kwargs.setdefault("pool_recycle", 1800)
     return create_engine(url, **kwargs)
 
 

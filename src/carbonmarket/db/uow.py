@@ -40,6 +40,8 @@ def run_in_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
 
 def _is_transient(error: DBAPIError) -> bool:
     """Whether a database error is a conflict that a retry of the whole transaction resolves."""
+    if error.connection_invalidated:
+        return True
     sqlstate = getattr(error.orig, "sqlstate", None)
     if sqlstate in _RETRYABLE_SQLSTATES:
         return True

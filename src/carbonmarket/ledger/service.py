@@ -54,8 +54,12 @@ def apply(
 ) -> Applied:
     """Apply a linked batch: every leg or none (rule 5). Balances are locked in a fixed order."""
     keys = keys_touched(legs)
-    store.ensure_balances(connection, keys)
     current = store.lock_balances(connection, keys)
+    if len(current) < len(keys):
+        # First movement of an instrument into some account: create its row, then lock again
+        # (in key order, so it still queues rather than deadlocks; a rare deadlock is retried).
+        store.ensure_balances(connection, keys)
+        current = store.lock_balances(connection, keys)
     store.write_balances(connection, balance_changes(legs, current, released or {}))
     ids = store.insert_legs(connection, batch_id, legs, at)
     _update_supply(connection, legs, is_retirement)

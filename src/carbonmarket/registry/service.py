@@ -64,6 +64,7 @@ class Registry:
     def __init__(self, engine: Engine, clock: Clock | None = None) -> None:
         self.engine = engine
         self.clock = clock or SystemClock()
+        self._instrument_kinds: dict[str, InstrumentKind] = {}
 
     # --- holders and accounts -------------------------------------------------------------------
 
@@ -776,13 +777,18 @@ class Registry:
         action: str,
     ) -> tuple[Account, Account]:
         """Both accounts of a movement, loaded in one query and checked in the UK order."""
-        row = _instrument_row(connection, instrument)
+        kind = self._instrument_kind(connection, instrument)
         accounts = store.get_accounts(connection, [sender_id, receiver_id])
         sender = self._check_sender(accounts.get(sender_id), sender_id, actor, action)
-        receiver = check_acquiring(
-            accounts.get(receiver_id), receiver_id, InstrumentKind(row.kind), sender_id
-        )
+        receiver = check_acquiring(accounts.get(receiver_id), receiver_id, kind, sender_id)
         return sender, receiver
+
+    def _instrument_kind(self, connection: Connection, instrument: str) -> InstrumentKind:
+        """The kind of a defined instrument; remembered, since instruments are never redefined or removed."""
+        canonical = _canonical(instrument)
+        if canonical not in self._instrument_kinds:
+            self._instrument_kinds[canonical] = InstrumentKind(_instrument_row(connection, canonical).kind)
+        return self._instrument_kinds[canonical]
 
     def _transferring(self, connection: Connection, actor: Actor, account_id: str, action: str) -> Account:
         """Transferring-side checks, then the actor's right to initiate from the account."""
