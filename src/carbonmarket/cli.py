@@ -64,6 +64,25 @@ def _wire_contexts() -> None:
     mrv_app.add_typer(review_app, name="review")
     mrv_app.add_typer(verification_app, name="verification")
     app.command("trace")(trace_command)
+    _wire_markets()
+
+
+def _wire_markets() -> None:
+    """Allocation, compliance, the exchange and the voluntary market (issues 4-6)."""
+    from carbonmarket.allocation.cli import allocation_app
+    from carbonmarket.compliance.cli import compliance_app
+    from carbonmarket.exchange.cli import exchange_app
+    from carbonmarket.voluntary.cli import ccer_app
+
+    app.add_typer(allocation_app, name="allocation")
+    app.add_typer(compliance_app, name="compliance")
+    app.add_typer(exchange_app, name="exchange")
+    app.add_typer(ccer_app, name="ccer")
+    for module_name in ("compliance", "exchange", "voluntary", "allocation"):
+        # A context may offer benchmarks as `bench_commands = {"name": function}` in its cli.py.
+        module = __import__(f"carbonmarket.{module_name}.cli", fromlist=["bench_commands"])
+        for name, function in getattr(module, "bench_commands", {}).items():
+            bench_app.command(name)(function)
 
 
 console = Console(stderr=False)

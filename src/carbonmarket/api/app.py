@@ -130,6 +130,20 @@ def _include_context_routers(app: FastAPI) -> None:
         review_pages.router,
     ):
         app.include_router(router)
+    _include_market_routers(app)
+
+
+def _include_market_routers(app: FastAPI) -> None:
+    """Allocation, compliance, the exchange and the voluntary market (issues 4-6): API and pages."""
+    import importlib
+
+    for context in ("allocation", "compliance", "exchange", "voluntary"):
+        for module_name in ("api", "pages"):
+            module = importlib.import_module(f"carbonmarket.{context}.{module_name}")
+            app.include_router(module.router)
+            # A context may ship more routers (e.g. a public one) as `extra_routers`.
+            for extra in getattr(module, "extra_routers", ()):
+                app.include_router(extra)
 
 
 def _serve_offline_docs(app: FastAPI) -> None:

@@ -19,6 +19,16 @@ class Role(StrEnum):
     # within a province or city (scope kept by mrv/review); a verifier acts for one verification body.
     REVIEWER = "reviewer"
     VERIFIER = "verifier"
+    # Allocation and compliance (issue 4): a provincial ecology and environment department orders
+    # mandatory compliance and watches its entities' compliance risk.
+    PROVINCIAL_AUTHORITY = "provincial_authority"
+    # The exchange (issue 5): the exchange's own operator runs sessions, matching and settlement;
+    # members (entities, financial institutions) trade through their trading accounts.
+    EXCHANGE_OPERATOR = "exchange_operator"
+    EXCHANGE_MEMBER = "exchange_member"
+    # The voluntary market (issue 6): project owners and validation/verification bodies.
+    PROJECT_OWNER = "project_owner"
+    VVB = "vvb"
 
 
 class Permission(StrEnum):

@@ -121,6 +121,14 @@ def check_hold_pending(hold_id: str, status: str) -> None:
         raise Refused(Code.HOLD_NOT_PENDING, f"hold {hold_id!r} is already {status}")
 
 
+def hold_remaining(quantity: int, posted: int | None) -> int:
+    """Units a pending hold still reserves: what it reserved minus what was already posted from it.
+
+    Orders fill in parts: each fill posts part of the order's hold and the rest stays reserved.
+    """
+    return quantity - (posted or 0)
+
+
 def check_post_quantity(hold_id: str, held: int, wanted: int) -> None:
     """A post may take all or part of the reserved units, never more; the rest is released."""
     if wanted > held:

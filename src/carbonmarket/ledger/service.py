@@ -23,6 +23,7 @@ from carbonmarket.ledger.model import (
     balance_changes,
     check_hold_pending,
     check_post_quantity,
+    hold_remaining,
     keys_touched,
     reversal_legs,
     split_blocks,
@@ -185,8 +186,9 @@ def post_hold(
     is_retirement: IsRetirement,
 ) -> Applied:
     """Post a pending hold: `quantity` (all by default) moves to `to_account`, the rest is released."""
-    wanted = hold.quantity if quantity is None else quantity
-    check_post_quantity(hold.id, hold.quantity, wanted)
+    remaining = hold_remaining(hold.quantity, hold.posted_quantity)
+    wanted = remaining if quantity is None else quantity
+    check_post_quantity(hold.id, remaining, wanted)
     leg = Leg(hold.account_id, to_account, hold.instrument_id, wanted, LegKind.POST, hold_id=hold.id)
     applied = apply(
         connection,
@@ -194,18 +196,58 @@ def post_hold(
         [leg],
         at,
         is_retirement,
-        released={(hold.account_id, hold.instrument_id): hold.quantity},
+        released={(hold.account_id, hold.instrument_id): remaining},
     )
-    store.resolve_hold(connection, hold.id, HoldStatus.POSTED.value, at, wanted)
+    store.resolve_hold(connection, hold.id, HoldStatus.POSTED.value, at, (hold.posted_quantity or 0) + wanted)
     return applied
 
 
+def apply_consuming_holds(
+    connection: Connection, batch_id: str, legs: Sequence[Leg], at: str, is_retirement: IsRetirement
+) -> Applied:
+    """Apply a linked batch whose legs may take units out of pending holds, in part (rule 5, 6).
+
+    A leg with a `hold_id` spends that many reserved units of the hold's account; the hold stays
+    pending with what remains (an order filled in parts) and is posted when nothing remains.
+    Legs without a hold spend available units, as in `apply`.
+    """
+    consumed: dict[str, int] = {}
+    for leg in legs:
+        if leg.hold_id is not None:
+            consumed[leg.hold_id] = consumed.get(leg.hold_id, 0) + leg.quantity
+    released: dict[Key, int] = {}
+    resolved: list[tuple[str, int, int]] = []
+    for hold_id in sorted(consumed):
+        hold = load_pending_hold(connection, hold_id, at)
+        remaining = hold_remaining(hold.quantity, hold.posted_quantity)
+        check_post_quantity(hold_id, remaining, consumed[hold_id])
+        for leg in legs:
+            if leg.hold_id == hold_id and (leg.debit, leg.instrument) != (
+                hold.account_id,
+                hold.instrument_id,
+            ):
+                raise AssertionError(f"leg spends hold {hold_id!r} from another account or instrument")
+        key = (hold.account_id, hold.instrument_id)
+        released[key] = released.get(key, 0) + consumed[hold_id]
+        resolved.append(
+            (hold_id, (hold.posted_quantity or 0) + consumed[hold_id], remaining - consumed[hold_id])
+        )
+    applied = apply(connection, batch_id, legs, at, is_retirement, released=released)
+    for hold_id, posted_total, left in resolved:
+        if left == 0:
+            store.resolve_hold(connection, hold_id, HoldStatus.POSTED.value, at, posted_total)
+        else:
+            store.consume_hold(connection, hold_id, posted_total)
+    return Applied(applied.transfer_ids, applied.serials)
+
+
 def void_hold(connection: Connection, hold: Any, at: str, status: HoldStatus = HoldStatus.VOIDED) -> None:
-    """Release a pending hold's units (voided by a person, or expired by the clock)."""
+    """Release what a pending hold still reserves (voided by a person, or expired by the clock)."""
     key = (hold.account_id, hold.instrument_id)
+    remaining = hold_remaining(hold.quantity, hold.posted_quantity)
     current = store.lock_balances(connection, [key])[key]
-    store.write_balances(connection, {key: Balance(current.total, current.held - hold.quantity)})
-    store.resolve_hold(connection, hold.id, status.value, at, None)
+    store.write_balances(connection, {key: Balance(current.total, current.held - remaining)})
+    store.resolve_hold(connection, hold.id, status.value, at, hold.posted_quantity)
 
 
 # --- reversal -------------------------------------------------------------------------------------

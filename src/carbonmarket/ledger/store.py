@@ -40,6 +40,16 @@ def lock_balances(connection: Connection, keys: Sequence[Key]) -> dict[Key, Bala
     return {(r.account_id, r.instrument_id): Balance(r.total, r.held) for r in connection.execute(query)}
 
 
+def read_balances(connection: Connection, keys: Sequence[Key]) -> dict[Key, Balance]:
+    """Read balances without locking them (for checks and displays, not for writing)."""
+    if not keys:
+        return {}
+    query = select(balances.c.account_id, balances.c.instrument_id, balances.c.total, balances.c.held).where(
+        tuple_(balances.c.account_id, balances.c.instrument_id).in_(list(keys))
+    )
+    return {(r.account_id, r.instrument_id): Balance(r.total, r.held) for r in connection.execute(query)}
+
+
 def write_balances(connection: Connection, changes: Mapping[Key, Balance]) -> None:
     """Store new cached balances (the CHECK constraints are the last line of defence)."""
     if not changes:
@@ -62,27 +72,35 @@ def write_balances(connection: Connection, changes: Mapping[Key, Balance]) -> No
 def insert_legs(
     connection: Connection, batch_id: str, legs: Sequence[Leg], at: str, first_leg: int = 0
 ) -> list[int]:
-    """Append the legs as transfer rows and return their ids, in leg order."""
-    ids: list[int] = []
-    for number, leg in enumerate(legs, start=first_leg):
-        new_id = connection.execute(
-            insert(transfers)
-            .values(
-                batch_id=batch_id,
-                leg=number,
-                kind=leg.kind.value,
-                debit_account=leg.debit,
-                credit_account=leg.credit,
-                instrument_id=leg.instrument,
-                quantity=leg.quantity,
-                hold_id=leg.hold_id,
-                reverses_id=leg.reverses_id,
-                at=at,
-            )
-            .returning(transfers.c.id)
-        ).scalar_one()
-        ids.append(int(new_id))
-    return ids
+    """Append the legs as transfer rows and return their ids, in leg order.
+
+    One leg is one INSERT; a batch of many legs is one executemany with RETURNING in parameter
+    order, so a year's allocation of thousands of legs costs a few round trips, not thousands.
+    """
+    rows = [
+        {
+            "batch_id": batch_id,
+            "leg": number,
+            "kind": leg.kind.value,
+            "debit_account": leg.debit,
+            "credit_account": leg.credit,
+            "instrument_id": leg.instrument,
+            "quantity": leg.quantity,
+            "hold_id": leg.hold_id,
+            "reverses_id": leg.reverses_id,
+            "at": at,
+        }
+        for number, leg in enumerate(legs, start=first_leg)
+    ]
+    if len(rows) == 1:
+        return [int(connection.execute(_INSERT_LEG_RETURNING, rows[0]).scalar_one())]
+    result = connection.execute(
+        insert(transfers).returning(transfers.c.id, sort_by_parameter_order=True), rows
+    )
+    return [int(row[0]) for row in result]
+
+
+_INSERT_LEG_RETURNING = insert(transfers).returning(transfers.c.id)
 
 
 def batch_legs(connection: Connection, batch_id: str) -> list[tuple[int, Leg]]:
@@ -253,6 +271,11 @@ def get_hold(connection: Connection, hold_id: str) -> Row[Any] | None:
     return connection.execute(select(holds).where(holds.c.id == hold_id)).first()
 
 
+def consume_hold(connection: Connection, hold_id: str, posted_total: int) -> None:
+    """Record that part of a pending hold has been posted; the rest stays reserved."""
+    connection.execute(update(holds).where(holds.c.id == hold_id).values(posted_quantity=posted_total))
+
+
 def resolve_hold(connection: Connection, hold_id: str, status: str, at: str, posted: int | None) -> None:
     """Mark a hold posted, voided or expired."""
     connection.execute(
@@ -309,7 +332,11 @@ def replayed_net(connection: Connection) -> dict[Key, int]:
 def pending_held(connection: Connection) -> dict[Key, int]:
     """Units reserved by pending holds, per (account, instrument)."""
     rows = connection.execute(
-        select(holds.c.account_id, holds.c.instrument_id, func.sum(holds.c.quantity))
+        select(
+            holds.c.account_id,
+            holds.c.instrument_id,
+            func.sum(holds.c.quantity - func.coalesce(holds.c.posted_quantity, 0)),
+        )
         .where(holds.c.status == "pending")
         .group_by(holds.c.account_id, holds.c.instrument_id)
     )

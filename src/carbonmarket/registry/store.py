@@ -150,6 +150,12 @@ def insert_transaction(connection: Connection, **values: Any) -> None:
     connection.execute(insert(registry_transactions).values(**values))
 
 
+def insert_transactions(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Record many completed transactions in one statement (a batch's legs)."""
+    if rows:
+        connection.execute(insert(registry_transactions), rows)
+
+
 def lock_transaction(connection: Connection, transaction_id: str) -> Row[Any] | None:
     """A registry transaction, locked for a status change."""
     query = select(registry_transactions).where(registry_transactions.c.id == transaction_id)

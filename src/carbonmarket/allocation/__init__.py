@@ -1,0 +1,1 @@
+"""Allocation plans, allowance calculation, pre-allocation, issuance and true-up (issue 4)."""

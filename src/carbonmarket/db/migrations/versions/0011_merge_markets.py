@@ -1,0 +1,20 @@
+"""merge the allocation, compliance, exchange and voluntary branches into one head
+
+Revision ID: 0011
+Revises: 0007, 0008, 0009, 0010
+"""
+
+from __future__ import annotations
+
+revision = "0011"
+down_revision = ("0007", "0008", "0009", "0010")
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Nothing to change: the branches touch separate tables."""
+
+
+def downgrade() -> None:
+    """Nothing to change."""

@@ -1,0 +1,5 @@
+"""Tables of the compliance context, on the platform's shared metadata (created by its migration)."""
+
+from __future__ import annotations
+
+from carbonmarket.db.tables import metadata  # noqa: F401

@@ -1,0 +1,1 @@
+"""The exchange: orders, bulk agreements, one-way bidding, auctions, settlement, market data."""

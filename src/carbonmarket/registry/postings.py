@@ -1,0 +1,470 @@
+"""Registry operations that run inside another context's unit of work.
+
+Allocation delivers allowances, compliance surrenders them, the exchange settles trades, the
+voluntary market issues CCERs: each of those use cases is one transaction of its own context
+(its journal, its rows) and must move units atomically with it (rule 5). These functions give
+them the registry's business checks (REGISTRY_CHECKS.md §1, in the UK order) and the ledger's
+legs on the caller's connection; the caller's `run_command` supplies idempotency, the audit row
+and the commit. Nothing outside `registry/` and `ledger/` writes a balance.
+
+Who may move units is said by `Authority`:
+- `HOLDER`: the actor initiates from accounts it holds the initiate right on (regulators act for
+  government accounts), as a transfer at the CLI or API does.
+- `ORDER`: a regulator, registry operator or provincial authority moves units by an order of the
+  competent authority — the true-up withdrawal, mandatory compliance, a penalty deduction.
+- `SETTLEMENT`: the exchange operator settles what its engine matched; the units come out of the
+  holds the owners placed when they ordered or bid, so their consent is the hold itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection
+
+from carbonmarket.core.actors import Actor, Permission, Role, require_right, require_role
+from carbonmarket.core.ids import check_id
+from carbonmarket.core.instruments import FUNDS_ID, InstrumentKind, parse_instrument
+from carbonmarket.core.results import Code, Refused
+from carbonmarket.core.units import amount_max_fen, parse_quantity
+from carbonmarket.db.tables import transfers
+from carbonmarket.ledger import service as ledger
+from carbonmarket.ledger import store as ledger_store
+from carbonmarket.ledger.model import (
+    MINT_ACCOUNT_ID,
+    Balance,
+    HoldKind,
+    HoldStatus,
+    Key,
+    Leg,
+    LegKind,
+    hold_remaining,
+)
+from carbonmarket.registry import store
+from carbonmarket.registry.model import (
+    RETIREMENT_TYPES,
+    Account,
+    AccountType,
+    HolderKind,
+    check_account_opening,
+    check_acquiring,
+    check_issuance_cap,
+    check_issuance_target,
+    check_transferring,
+    parse_account_type,
+    parse_holder_kind,
+)
+
+ORDER_ROLES = {Role.REGULATOR, Role.REGISTRY_OPERATOR, Role.PROVINCIAL_AUTHORITY}
+SETTLEMENT_ROLES = {Role.EXCHANGE_OPERATOR}
+# One linked batch may carry a whole year's allocation of the national market (about 3,500
+# entities, DOMAIN.md §1) many times over; beyond this a caller splits its batches.
+moves_per_batch_max = 200_000
+
+
+class Authority(StrEnum):
+    """On whose say-so units move (see the module text)."""
+
+    HOLDER = "holder"
+    ORDER = "order"
+    SETTLEMENT = "settlement"
+
+
+@dataclass(frozen=True)
+class Move:
+    """One movement of a batch; with `hold_id` the units come out of that pending hold (in part)."""
+
+    from_account: str
+    to_account: str
+    instrument: str
+    quantity: int
+    hold_id: str | None = None
+
+
+def move(
+    connection: Connection,
+    actor: Actor,
+    transaction_id: str,
+    type_: str,
+    moves: Sequence[Move],
+    at: str,
+    authority: Authority = Authority.HOLDER,
+) -> dict[str, Any]:
+    """Check and apply `moves` as one linked batch named `transaction_id`; all legs or none.
+
+    Every move gets the UK transferring, acquiring and quantity checks; one registry transaction row
+    is recorded per move (`<id>` for a single move, `<id>/<n>` for the n-th of several). Returns
+    the transaction id, the number of legs and, per leg index, the CCER serial ranges that moved.
+    """
+    check_id(transaction_id, what="transaction id")
+    if not moves:
+        raise AssertionError("a batch needs at least one move")
+    if len(moves) > moves_per_batch_max:
+        raise Refused(
+            Code.QUANTITY_TOO_LARGE, f"a batch carries at most {moves_per_batch_max} moves, not {len(moves)}"
+        )
+    _require_authority(actor, authority, "moving units")
+    kinds = _instrument_kinds(connection, {m.instrument for m in moves})
+    accounts = store.get_accounts(
+        connection, sorted({m.from_account for m in moves} | {m.to_account for m in moves})
+    )
+    legs: list[Leg] = []
+    for m in moves:
+        sender = check_transferring(accounts.get(m.from_account), m.from_account)
+        if authority is Authority.HOLDER:
+            _require_initiate(actor, sender, "moving units")
+        receiver = check_acquiring(
+            accounts.get(m.to_account), m.to_account, kinds[m.instrument], m.from_account
+        )
+        amount = _quantity(m.instrument, m.quantity)
+        legs.append(
+            Leg(sender.id, receiver.id, m.instrument, amount, _leg_kind(receiver, m.hold_id), m.hold_id)
+        )
+    is_retirement = _lookup(accounts)
+    if any(leg.hold_id for leg in legs):
+        applied = ledger.apply_consuming_holds(connection, transaction_id, legs, at, is_retirement)
+    else:
+        applied = ledger.apply(connection, transaction_id, legs, at, is_retirement)
+    _record(connection, transaction_id, type_, legs, actor, at)
+    return {
+        "transaction": transaction_id,
+        "legs": len(legs),
+        "quantity": sum(leg.quantity for leg in legs),
+        "serials": {index: ranges for index, ranges in applied.serials.items()},
+    }
+
+
+def issue(
+    connection: Connection,
+    actor: Actor,
+    transaction_id: str,
+    instrument: str,
+    quantity: int,
+    to_account: str,
+    at: str,
+) -> dict[str, Any]:
+    """Create units of a defined instrument in an issuance account — regulators only, never above the cap."""
+    check_id(transaction_id, what="transaction id")
+    require_role(actor, {Role.REGULATOR}, "issuing units")
+    instrument_id = parse_instrument(instrument).text
+    kind = _instrument_kinds(connection, {instrument_id})[instrument_id]
+    target = check_acquiring(
+        store.get_accounts(connection, [to_account]).get(to_account), to_account, kind, None
+    )
+    check_issuance_target(target)
+    amount = parse_quantity(quantity)
+    row = ledger_store.lock_instrument(connection, instrument_id)
+    assert row is not None, "checked by _instrument_kinds"
+    check_issuance_cap(row.issued, amount, row.cap, row.id)
+    leg = Leg(MINT_ACCOUNT_ID, target.id, row.id, amount, LegKind.ISSUE)
+    applied = ledger.apply(connection, transaction_id, [leg], at, _lookup({target.id: target}))
+    _record(connection, transaction_id, "issuance", [leg], actor, at)
+    return {
+        "transaction": transaction_id,
+        "instrument": row.id,
+        "quantity": amount,
+        "to": target.id,
+        "issued_total": row.issued + amount,
+        "serials": applied.serials.get(0),
+    }
+
+
+def deposit_funds(
+    connection: Connection, actor: Actor, transaction_id: str, account_id: str, fen: int, at: str
+) -> dict[str, Any]:
+    """Funds arrive from a settlement bank into a trading account (exchange or registry operators only).
+
+    Funds are not issued under a cap: the mint stands for the banks outside the market, so the
+    CNY supply the reconciliation reports is deposits minus withdrawals.
+    """
+    check_id(transaction_id, what="transaction id")
+    require_role(actor, SETTLEMENT_ROLES | {Role.REGISTRY_OPERATOR}, "depositing funds")
+    amount = parse_quantity(fen, maximum=amount_max_fen, what="amount in fen")
+    target = check_acquiring(
+        store.get_accounts(connection, [account_id]).get(account_id), account_id, InstrumentKind.FUNDS, None
+    )
+    leg = Leg(MINT_ACCOUNT_ID, target.id, FUNDS_ID, amount, LegKind.ISSUE)
+    ledger.apply(connection, transaction_id, [leg], at, _lookup({target.id: target}))
+    _record(connection, transaction_id, "funds_deposit", [leg], actor, at)
+    return {"transaction": transaction_id, "account": target.id, "fen": amount}
+
+
+def withdraw_funds(
+    connection: Connection, actor: Actor, transaction_id: str, account_id: str, fen: int, at: str
+) -> dict[str, Any]:
+    """Funds leave a trading account for the holder's bank; only what is available (not held by orders)."""
+    check_id(transaction_id, what="transaction id")
+    amount = parse_quantity(fen, maximum=amount_max_fen, what="amount in fen")
+    accounts = store.get_accounts(connection, [account_id])
+    sender = check_transferring(accounts.get(account_id), account_id)
+    if not (actor.superuser or actor.role in SETTLEMENT_ROLES | {Role.REGISTRY_OPERATOR}):
+        require_right(actor, account_id, Permission.INITIATE, "withdrawing funds")
+    leg = Leg(sender.id, MINT_ACCOUNT_ID, FUNDS_ID, amount, LegKind.TRANSFER)
+    ledger.apply(connection, transaction_id, [leg], at, _lookup(accounts))
+    _record(connection, transaction_id, "funds_withdrawal", [leg], actor, at)
+    return {"transaction": transaction_id, "account": sender.id, "fen": amount}
+
+
+def hold(
+    connection: Connection,
+    actor: Actor,
+    hold_id: str,
+    kind: HoldKind,
+    account_id: str,
+    instrument: str,
+    quantity: int,
+    at: str,
+    *,
+    expires_at: str | None = None,
+    reason: str | None = None,
+    authority: Authority = Authority.HOLDER,
+) -> dict[str, Any]:
+    """Reserve units or funds of an account (an order, a bid, a pending surrender) as a pending hold."""
+    check_id(hold_id, what="hold id")
+    _require_authority(actor, authority, "reserving units")
+    accounts = store.get_accounts(connection, [account_id])
+    account = check_transferring(accounts.get(account_id), account_id)
+    if authority is Authority.HOLDER:
+        _require_initiate(actor, account, "reserving units")
+    instrument_id = parse_instrument(instrument).text
+    _instrument_kinds(connection, {instrument_id})
+    amount = _quantity(instrument_id, quantity)
+    if ledger_store.get_hold(connection, hold_id) is not None:
+        raise Refused(Code.EXISTS_WITH_DIFFERENT_FIELDS, f"hold id {hold_id!r} is already in use")
+    request = ledger.HoldRequest(hold_id, kind, account.id, instrument_id, amount, None, expires_at, reason)
+    ledger.create_hold(connection, request, at)
+    return {
+        "hold": hold_id,
+        "kind": kind.value,
+        "account": account.id,
+        "instrument": instrument_id,
+        "quantity": amount,
+    }
+
+
+def release(connection: Connection, hold_id: str, at: str) -> int:
+    """Void a pending hold and return how many units it still reserved (0 if it was already resolved)."""
+    found = ledger_store.lock_hold(connection, hold_id)
+    if found is None:
+        raise Refused(Code.HOLD_NOT_FOUND, f"hold {hold_id!r} does not exist")
+    if found.status != HoldStatus.PENDING:
+        return 0
+    remaining = hold_remaining(found.quantity, found.posted_quantity)
+    ledger.void_hold(connection, found, at)
+    return remaining
+
+
+def hold_state(connection: Connection, hold_id: str) -> dict[str, Any] | None:
+    """A hold's status, what it reserved, what was posted from it and what it still reserves."""
+    found = ledger_store.get_hold(connection, hold_id)
+    if found is None:
+        return None
+    remaining = (
+        hold_remaining(found.quantity, found.posted_quantity) if found.status == HoldStatus.PENDING else 0
+    )
+    return {
+        "hold": found.id,
+        "kind": found.kind,
+        "account": found.account_id,
+        "instrument": found.instrument_id,
+        "quantity": found.quantity,
+        "posted": found.posted_quantity or 0,
+        "remaining": remaining,
+        "status": found.status,
+    }
+
+
+def balances(connection: Connection, keys: Iterable[Key]) -> dict[Key, Balance]:
+    """Cached balances of (account, instrument) pairs, unlocked; missing pairs are zero."""
+    wanted = sorted(set(keys))
+    found = ledger_store.read_balances(connection, wanted)
+    return {key: found.get(key, Balance(0, 0)) for key in wanted}
+
+
+def ensure_instrument(
+    connection: Connection,
+    actor: Actor,
+    instrument: str,
+    at: str,
+    cap: int | None = None,
+    source: str | None = None,
+) -> bool:
+    """Define an instrument if it is not defined yet (regulators only); True when it was created."""
+    from carbonmarket.registry.service import _insert_instrument
+
+    require_role(actor, {Role.REGULATOR}, "defining an instrument")
+    parsed = parse_instrument(instrument)
+    if store.get_instrument(connection, parsed.text) is not None:
+        return False
+    checked_cap = None if cap is None else parse_quantity(cap, what="cap")
+    _insert_instrument(connection, parsed, checked_cap, source, at)
+    return True
+
+
+def ensure_holder(
+    connection: Connection, actor: Actor, holder_id: str, name: str, kind: str, at: str
+) -> bool:
+    """Register a holder unless it exists with the same kind; True when it was created."""
+    require_role(actor, ORDER_ROLES, "adding an account holder")
+    check_id(holder_id, what="holder id")
+    holder_kind = parse_holder_kind(kind)
+    existing = store.get_holder(connection, holder_id)
+    if existing is not None:
+        if existing.kind != holder_kind.value:
+            raise Refused(
+                Code.EXISTS_WITH_DIFFERENT_FIELDS,
+                f"holder {holder_id!r} exists as a {existing.kind}, not {kind}",
+            )
+        return False
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise Refused(Code.INVALID_TEXT, "holder name must be 1-200 characters")
+    store.insert_holder(connection, holder_id, name.strip(), holder_kind, at)
+    return True
+
+
+def ensure_account(
+    connection: Connection, actor: Actor, account_id: str, holder_id: str, account_type: str, at: str
+) -> bool:
+    """Open an account unless it exists for the same holder and type; True when it was opened."""
+    require_role(actor, ORDER_ROLES, "opening an account")
+    check_id(account_id, what="account id")
+    type_ = parse_account_type(account_type)
+    existing = store.account_row(connection, account_id)
+    if existing is not None:
+        if (existing.holder_id, existing.type) != (holder_id, type_.value):
+            raise Refused(
+                Code.EXISTS_WITH_DIFFERENT_FIELDS,
+                f"account {account_id!r} exists for holder {existing.holder_id!r} "
+                f"as a {existing.type} account",
+            )
+        return False
+    holder = store.get_holder(connection, holder_id)
+    if holder is None:
+        raise Refused(Code.UNKNOWN_HOLDER, f"holder {holder_id!r} does not exist")
+    check_account_opening(HolderKind(holder.kind), type_)
+    store.insert_account(connection, account_id, holder_id, type_, False, at)
+    return True
+
+
+def accounts(connection: Connection, account_ids: Sequence[str]) -> dict[str, Account]:
+    """Accounts as the registry's checks see them (type, status, holder kind)."""
+    return store.get_accounts(connection, list(account_ids))
+
+
+def batch_exists(connection: Connection, transaction_id: str) -> bool:
+    """Whether a ledger batch of that id was already applied (for callers that retry by id)."""
+    from sqlalchemy import select
+
+    return (
+        connection.execute(
+            select(transfers.c.id).where(transfers.c.batch_id == transaction_id).limit(1)
+        ).first()
+        is not None
+    )
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _require_authority(actor: Actor, authority: Authority, action: str) -> None:
+    """Orders need an authority's role, settlements the exchange operator's; holders go per account."""
+    if authority is Authority.ORDER:
+        require_role(actor, ORDER_ROLES, f"{action} by order")
+    elif authority is Authority.SETTLEMENT:
+        require_role(actor, SETTLEMENT_ROLES, f"{action} in settlement")
+
+
+def _require_initiate(actor: Actor, account: Account, action: str) -> None:
+    """The initiate right on the account; regulators act for government accounts."""
+    if actor.role is Role.REGULATOR and account.holder_kind is HolderKind.GOVERNMENT:
+        return
+    require_right(actor, account.id, Permission.INITIATE, action)
+
+
+def _instrument_kinds(connection: Connection, instrument_ids: Iterable[str]) -> dict[str, InstrumentKind]:
+    """The kind of each defined instrument, refusing unknown or non-canonical ids."""
+    kinds: dict[str, InstrumentKind] = {}
+    for instrument_id in instrument_ids:
+        canonical = parse_instrument(instrument_id).text
+        if canonical != instrument_id:
+            raise Refused(
+                Code.INVALID_INSTRUMENT_ID, f"write the instrument id as {canonical!r}, not {instrument_id!r}"
+            )
+        row = store.get_instrument(connection, canonical)
+        if row is None:
+            raise Refused(
+                Code.UNKNOWN_INSTRUMENT, f"instrument {instrument_id!r} is not defined in this registry"
+            )
+        kinds[instrument_id] = InstrumentKind(row.kind)
+    return kinds
+
+
+def _quantity(instrument: str, quantity: object) -> int:
+    """Whole tonnes for units, whole fen for funds; positive and within the absurdity limits."""
+    if instrument == FUNDS_ID:
+        return parse_quantity(quantity, maximum=amount_max_fen, what="amount in fen")
+    return parse_quantity(quantity)
+
+
+def _leg_kind(receiver: Account, hold_id: str | None) -> LegKind:
+    if hold_id is not None:
+        return LegKind.POST
+    return LegKind.RETIRE if receiver.type in RETIREMENT_TYPES else LegKind.TRANSFER
+
+
+def _lookup(accounts: dict[str, Account]) -> Callable[[str], bool]:
+    """Whether an account is a retirement account, for the accounts this batch loaded."""
+    retiring = {account_id for account_id, account in accounts.items() if account.type in RETIREMENT_TYPES}
+    return lambda account_id: account_id in retiring
+
+
+def _record(
+    connection: Connection, transaction_id: str, type_: str, legs: Sequence[Leg], actor: Actor, at: str
+) -> None:
+    """One completed registry transaction row per leg, so each shows in the accounts' transaction lists."""
+    single = len(legs) == 1
+    store.insert_transactions(
+        connection,
+        [
+            {
+                "id": transaction_id if single else f"{transaction_id}/{index}",
+                "type": type_,
+                "status": "completed",
+                "from_account": None if leg.debit == MINT_ACCOUNT_ID else leg.debit,
+                "to_account": None if leg.credit == MINT_ACCOUNT_ID else leg.credit,
+                "instrument_id": leg.instrument,
+                "quantity": leg.quantity,
+                "hold_id": leg.hold_id,
+                "initiated_by": actor.username,
+                "approved_by": None,
+                "reason": None,
+                "created_at": at,
+                "completed_at": at,
+            }
+            for index, leg in enumerate(legs)
+        ],
+    )
+
+
+__all__ = [
+    "AccountType",
+    "Authority",
+    "HoldKind",
+    "Move",
+    "accounts",
+    "balances",
+    "batch_exists",
+    "deposit_funds",
+    "ensure_account",
+    "ensure_holder",
+    "ensure_instrument",
+    "hold",
+    "hold_state",
+    "issue",
+    "move",
+    "release",
+    "withdraw_funds",
+]

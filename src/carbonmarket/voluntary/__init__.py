@@ -1,0 +1,1 @@
+"""The voluntary market: CCER methodologies, projects, VVBs, issuance, cancellation (issue 6)."""
