@@ -151,10 +151,21 @@ def init(db: Db = None, as_json: Json = False) -> None:
 
     url = database_url(db)
     upgrade(url)
-    outcomes = _registry(db).define_defaults(LOCAL_OPERATOR)
+    registry = _registry(db)
+    outcomes = registry.define_defaults(LOCAL_OPERATOR)
     defined = [o.data["instrument"] for o in outcomes if isinstance(o, Done) and o.result == "created"]
+    central = registry.open_central_accounts(LOCAL_OPERATOR)
+    if not isinstance(central, Done):
+        emit_outcome(central, as_json)
+        return
     emit(
-        {"ok": True, "database": url, "revision": current_revision(url), "instruments_defined": defined},
+        {
+            "ok": True,
+            "database": url,
+            "revision": current_revision(url),
+            "instruments_defined": defined,
+            "central_accounts_opened": central.data["opened"] if central.result == "created" else [],
+        },
         as_json,
     )
 

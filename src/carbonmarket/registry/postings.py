@@ -366,6 +366,18 @@ def batch_exists(connection: Connection, transaction_id: str) -> bool:
     )
 
 
+def traded_net(
+    connection: Connection, account_ids: Sequence[str], instruments: Sequence[str], start_at: str, end_at: str
+) -> dict[str, int]:
+    """Units the accounts sold and bought on the exchange in [start_at, end_at): `sold`, `bought`, `net_sold`.
+
+    Exchange settlements record their unit legs as registry transactions of type `trade`
+    (docs/markets-contract.md); moves between the accounts themselves are not trades and cancel out.
+    """
+    sold, bought = store.traded_between(connection, list(account_ids), list(instruments), start_at, end_at)
+    return {"sold": sold, "bought": bought, "net_sold": sold - bought}
+
+
 # --- helpers ---------------------------------------------------------------------------------------
 
 

@@ -166,6 +166,32 @@ class Registry:
             self.define_instrument(actor, spec.id, spec.cap, spec.source) for spec in default_instruments()
         ]
 
+    def open_central_accounts(self, actor: Actor) -> Outcome:
+        """Open the packaged central holders and accounts that do not exist yet (used by `init`)."""
+        from carbonmarket.registry import postings
+        from carbonmarket.registry.catalogue import central_accounts
+
+        def work(connection: Connection, at: str) -> dict[str, Any]:
+            opened = []
+            for spec in central_accounts():
+                postings.ensure_holder(
+                    connection, actor, spec.holder_id, spec.holder_name, spec.holder_kind, at
+                )
+                if postings.ensure_account(connection, actor, spec.id, spec.holder_id, spec.type, at):
+                    opened.append(spec.id)
+            return {"opened": opened}
+
+        specs = [(s.id, s.type) for s in central_accounts()]
+        return run_command(
+            self.engine,
+            self.clock,
+            actor,
+            "registry.central_accounts",
+            derived_id("central", *specs),
+            {"accounts": specs},
+            work,
+        )
+
     def set_cap(self, actor: Actor, command_id: str, instrument: str, cap: object) -> Outcome:
         """Change a vintage's issuance cap; never below what is already issued."""
         body = {"instrument": instrument, "cap": _jsonable(cap)}

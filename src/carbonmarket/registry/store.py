@@ -156,6 +156,30 @@ def insert_transactions(connection: Connection, rows: list[dict[str, Any]]) -> N
         connection.execute(insert(registry_transactions), rows)
 
 
+def traded_between(
+    connection: Connection, account_ids: list[str], instruments: list[str], start_at: str, end_at: str
+) -> tuple[int, int]:
+    """Units of `trade` transactions out of and into the accounts (excluding moves among them)."""
+    t = registry_transactions
+    window = (
+        (t.c.type == "trade")
+        & t.c.instrument_id.in_(instruments)
+        & (t.c.completed_at >= start_at)
+        & (t.c.completed_at < end_at)
+    )
+    sold = connection.execute(
+        select(func.coalesce(func.sum(t.c.quantity), 0)).where(
+            window & t.c.from_account.in_(account_ids) & t.c.to_account.not_in(account_ids)
+        )
+    ).scalar_one()
+    bought = connection.execute(
+        select(func.coalesce(func.sum(t.c.quantity), 0)).where(
+            window & t.c.to_account.in_(account_ids) & t.c.from_account.not_in(account_ids)
+        )
+    ).scalar_one()
+    return int(sold), int(bought)
+
+
 def lock_transaction(connection: Connection, transaction_id: str) -> Row[Any] | None:
     """A registry transaction, locked for a status change."""
     query = select(registry_transactions).where(registry_transactions.c.id == transaction_id)
