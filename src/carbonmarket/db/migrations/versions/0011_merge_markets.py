@@ -1,13 +1,13 @@
-"""merge the allocation, compliance, exchange and voluntary branches into one head
+"""merge the allocation, compliance, exchange (trading, sessions) and voluntary branches into one head
 
 Revision ID: 0011
-Revises: 0007, 0008, 0009, 0010
+Revises: 0007, 0008, 0009, 0010, 0012
 """
 
 from __future__ import annotations
 
 revision = "0011"
-down_revision = ("0007", "0008", "0009", "0010")
+down_revision = ("0007", "0008", "0009", "0010", "0012")
 branch_labels = None
 depends_on = None
 
