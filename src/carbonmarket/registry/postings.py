@@ -18,6 +18,7 @@ Who may move units is said by `Authority`:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -135,6 +136,51 @@ def move(
         "quantity": sum(leg.quantity for leg in legs),
         "serials": {index: ranges for index, ranges in applied.serials.items()},
     }
+
+
+def retire(
+    connection: Connection,
+    actor: Actor,
+    transaction_id: str,
+    type_: str,
+    move_: Move,
+    at: str,
+    *,
+    beneficiary: str,
+    purpose: str,
+    authority: Authority = Authority.HOLDER,
+) -> dict[str, Any]:
+    """Retire units into a cancellation account with a public certificate (beneficiary and purpose).
+
+    The voluntary market's cancellations (claims for events, products, organisations; Article 6
+    transfers) use it; the certificate id is `CERT-<transaction_id>`, as for registry cancellations.
+    """
+    from carbonmarket.registry.service import _check_text
+
+    _check_text(beneficiary, "beneficiary")
+    _check_text(purpose, "purpose")
+    target = store.get_accounts(connection, [move_.to_account]).get(move_.to_account)
+    if target is None or target.type is not AccountType.CANCELLATION:
+        raise Refused(
+            Code.ACQUIRING_ACCOUNT_TYPE_NOT_ALLOWED,
+            f"{move_.to_account!r} is not a cancellation account; retirements go to one",
+        )
+    moved = move(connection, actor, transaction_id, type_, [move_], at, authority)
+    certificate_id = f"CERT-{transaction_id}"
+    serials = moved["serials"].get(0)
+    store.insert_certificate(
+        connection,
+        id=certificate_id,
+        transaction_id=transaction_id,
+        account_id=move_.from_account,
+        instrument_id=move_.instrument,
+        quantity=moved["quantity"],
+        beneficiary=beneficiary.strip(),
+        purpose=purpose.strip(),
+        serials=json.dumps(serials) if serials else None,
+        at=at,
+    )
+    return {**moved, "certificate": certificate_id}
 
 
 def issue(
@@ -478,5 +524,6 @@ __all__ = [
     "issue",
     "move",
     "release",
+    "retire",
     "withdraw_funds",
 ]

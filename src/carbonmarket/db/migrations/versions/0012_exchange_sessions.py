@@ -1,4 +1,4 @@
-"""exchange sessions: the tables of `carbonmarket.db.tables_exchange_sessions` (bidding, auctions, market data)
+"""exchange sessions: tables of `carbonmarket.db.tables_exchange_sessions` (bidding, auctions, prices)
 
 A branch of 0006 like every context's revision of this round; 0011 merges them into one head.
 
