@@ -27,6 +27,7 @@ from sqlalchemy import Engine, event
 from carbonmarket.benchmarks import scratch
 from carbonmarket.benchmarks.ledger import INSTRUMENT, account_id, populate
 from carbonmarket.core.actors import LOCAL_OPERATOR
+from carbonmarket.db import raw
 from carbonmarket.db.engine import make_engine
 from carbonmarket.registry.service import Registry
 
@@ -83,6 +84,7 @@ def profile(engine: Engine, count: int) -> None:
     print(f"  total {sum(counts.values()) / count:.2f} statements, {per_transfer_ms:.3f} ms")
     event.remove(engine, "before_cursor_execute", _before)
     event.remove(engine, "after_cursor_execute", _after)
+    raw.statement_observers.remove(_after_raw)
 
     profiler = cProfile.Profile(time.process_time)
     profiler.enable()
@@ -105,10 +107,17 @@ def _after(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
     _seconds[key] += time.perf_counter() - connection.info["statement_started"]
 
 
+def _after_raw(statement: str, seconds: float) -> None:
+    key = " ".join(statement.split()[:3])[:70]
+    _counts[key] += 1
+    _seconds[key] += seconds
+
+
 def _statement_timer(engine: Engine) -> tuple[collections.Counter[str], collections.Counter[str]]:
-    """Time every statement the engine sends, keyed by its first words."""
+    """Time every statement the engine sends, keyed by its first words (both SQLAlchemy's and db/raw's)."""
     event.listen(engine, "before_cursor_execute", _before)
     event.listen(engine, "after_cursor_execute", _after)
+    raw.statement_observers.append(_after_raw)
     return _counts, _seconds
 
 

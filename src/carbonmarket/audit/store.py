@@ -5,37 +5,48 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, insert, select
 
 from carbonmarket.audit.model import GENESIS_HASH, AuditRow, canonical_json, row_hash
+from carbonmarket.db.raw import Sql
 from carbonmarket.db.tables import audit_head, audit_log
 
 read_batch_rows = 5_000
 
 
-# Built once: compiling a statement costs more client CPU than sending it (bench/README.md).
-_LOCK_TIP = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
-_INSERT_ROW = insert(audit_log)
-_MOVE_TIP = (
-    update(audit_head)
-    .where(audit_head.c.id == 1)
-    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+# Every command appends here, so these go to the driver directly (db/raw.py says why). The tip row
+# is the one lock all writers share: claiming the next sequence number takes it and reads the
+# previous hash in one statement, and on PostgreSQL the row and the new tip hash are written in
+# one more, so the lock is held for two round trips and the commit, not four.
+_CLAIM_SEQ = Sql("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+_INSERT_ROW_TEXT = (
+    "INSERT INTO audit_log (seq, at, actor, action, subject, payload, prev_hash, hash) "
+    "VALUES (:seq, :at, :actor, :action, :subject, :payload, :prev_hash, :hash)"
+)
+_INSERT_ROW = Sql(_INSERT_ROW_TEXT)
+_MOVE_TIP = Sql("UPDATE audit_head SET hash = :hash WHERE id = 1")
+_INSERT_ROW_AND_MOVE_TIP = Sql(
+    f"WITH appended AS ({_INSERT_ROW_TEXT}) UPDATE audit_head SET hash = :hash WHERE id = 1"
 )
 
 
 def append(connection: Connection, at: str, actor: str, action: str, subject: str, payload: Any) -> int:
     """Append one row chained to the tip; the tip row lock orders concurrent appenders."""
-    tip = connection.execute(_LOCK_TIP).first()
-    if tip is None:
-        connection.execute(insert(audit_head).values(id=1, seq=0, hash=GENESIS_HASH))
+    claimed = _CLAIM_SEQ.one(connection)
+    if claimed is None:
+        connection.execute(insert(audit_head).values(id=1, seq=1, hash=GENESIS_HASH))
         seq, prev = 1, GENESIS_HASH
     else:
-        seq, prev = tip.seq + 1, tip.hash
+        seq, prev = int(claimed[0]), str(claimed[1])
     text = canonical_json(payload)
     digest = row_hash(prev, seq, at, actor, action, subject, text)
-    row = {"seq": seq, "at": at, "actor": actor, "action": action, "subject": subject}
-    connection.execute(_INSERT_ROW, {**row, "payload": text, "prev_hash": prev, "hash": digest})
-    connection.execute(_MOVE_TIP, {"new_seq": seq, "new_hash": digest})
+    row = {"seq": seq, "at": at, "actor": actor, "action": action, "subject": subject, "payload": text}
+    row.update(prev_hash=prev, hash=digest)
+    if connection.dialect.name == "postgresql":
+        _INSERT_ROW_AND_MOVE_TIP.run(connection, row)
+    else:
+        _INSERT_ROW.run(connection, row)
+        _MOVE_TIP.run(connection, {"hash": digest})
     return seq
 
 

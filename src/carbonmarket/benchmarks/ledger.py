@@ -41,6 +41,7 @@ from carbonmarket.benchmarks.pgbench import find_pgbench, run_pgbench
 from carbonmarket.benchmarks.report import LoadFigures, Summary, busy_share, merge_counts
 from carbonmarket.core.actors import LOCAL_OPERATOR
 from carbonmarket.core.results import Done, Outcome, Refusal
+from carbonmarket.db import raw
 from carbonmarket.db.engine import make_engine
 from carbonmarket.db.migrate import upgrade
 from carbonmarket.registry.service import Registry
@@ -416,6 +417,11 @@ def _count_statements(engine: Engine) -> list[int]:
     def _count(*_args: Any) -> None:
         counter[0] += 1
 
+    def _count_raw(_text: str, _seconds: float) -> None:
+        counter[0] += 1
+
+    # The hot-path statements go to the driver directly (db/raw.py) and are counted there.
+    raw.statement_observers.append(_count_raw)
     return counter
 
 

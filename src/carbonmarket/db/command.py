@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from carbonmarket.audit import store as audit_store
@@ -22,14 +22,18 @@ from carbonmarket.core.actors import Actor
 from carbonmarket.core.clock import Clock
 from carbonmarket.core.ids import check_id
 from carbonmarket.core.results import Code, Done, Outcome, Refused
-from carbonmarket.db.tables import commands
+from carbonmarket.db.raw import Sql
 from carbonmarket.db.uow import run_in_transaction
 
 Work = Callable[[Connection, str], dict[str, Any]]
 
 # Built once: compiling a statement costs more client CPU than sending it (bench/README.md).
-_FIND_COMMAND = select(commands).where(commands.c.id == bindparam("key"))
-_INSERT_COMMAND = insert(commands)
+# Hot path: sent to the driver directly (db/raw.py says why).
+_FIND_COMMAND = Sql("SELECT body_hash, result FROM commands WHERE id = :key")
+_INSERT_COMMAND = Sql(
+    "INSERT INTO commands (id, kind, body_hash, result, actor, at) "
+    "VALUES (:id, :kind, :body_hash, :result, :actor, :at)"
+)
 
 
 def timestamp(clock: Clock) -> str:
@@ -63,18 +67,19 @@ def run_command(
 
     def transaction(connection: Connection) -> Done:
         at = timestamp(clock)
-        previous = connection.execute(_FIND_COMMAND, {"key": key}).first()
+        previous = _FIND_COMMAND.one(connection, {"key": key})
         if previous is not None:
-            if previous.body_hash != body_hash:
+            previous_hash, previous_result = previous
+            if previous_hash != body_hash:
                 raise Refused(
                     Code.EXISTS_WITH_DIFFERENT_FIELDS,
                     f"command id {command_id!r} was already used for a {kind} with different fields; "
                     "choose a new id",
                 )
-            return Done("exists", json.loads(previous.result))
+            return Done("exists", json.loads(previous_result))
         data = work(connection, at)
-        connection.execute(
-            _INSERT_COMMAND,
+        _INSERT_COMMAND.run(
+            connection,
             {
                 "id": key,
                 "kind": kind,

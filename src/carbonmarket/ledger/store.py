@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import Connection, Row, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from carbonmarket.db.raw import Sql, SqlByArity
 from carbonmarket.db.tables import balances, holds, instruments, serial_blocks, transfers
 from carbonmarket.ledger.model import Balance, Key, Leg, LegKind
 
@@ -30,14 +31,35 @@ def lock_balances(connection: Connection, keys: Sequence[Key]) -> dict[Key, Bala
     """Read and lock the balances in key order; concurrent batches queue instead of deadlocking."""
     if not keys:
         return {}
-    query = (
-        select(balances.c.account_id, balances.c.instrument_id, balances.c.total, balances.c.held)
-        .where(tuple_(balances.c.account_id, balances.c.instrument_id).in_(list(keys)))
-        .order_by(balances.c.account_id, balances.c.instrument_id)
+    rows = _LOCK_BALANCES(len(keys)).all(connection, _key_parameters(keys))
+    return {
+        (account, instrument): Balance(int(total), int(held)) for account, instrument, total, held in rows
+    }
+
+
+def _key_parameters(keys: Sequence[Key]) -> dict[str, str]:
+    """Parameters `a<n>`, `i<n>` for the n-th (account, instrument) key."""
+    parameters: dict[str, str] = {}
+    for index, (account, instrument) in enumerate(keys):
+        parameters[f"a{index}"] = account
+        parameters[f"i{index}"] = instrument
+    return parameters
+
+
+# Every movement locks and writes its balances: sent to the driver directly (db/raw.py says why).
+# SQLite holds its one write lock from BEGIN IMMEDIATE, so only PostgreSQL needs FOR UPDATE.
+_LOCK_BALANCES = SqlByArity(
+    lambda n: Sql(
+        "SELECT account_id, instrument_id, total, held FROM balances WHERE (account_id, instrument_id) IN ("
+        + ", ".join(f"(:a{i}, :i{i})" for i in range(n))
+        + ") ORDER BY account_id, instrument_id",
+        postgres_suffix=" FOR UPDATE",
     )
-    if connection.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return {(r.account_id, r.instrument_id): Balance(r.total, r.held) for r in connection.execute(query)}
+)
+_WRITE_BALANCE = Sql(
+    "UPDATE balances SET total = :v_total, held = :v_held "
+    "WHERE account_id = :k_account AND instrument_id = :k_instrument"
+)
 
 
 def read_balances(connection: Connection, keys: Sequence[Key]) -> dict[Key, Balance]:
@@ -52,21 +74,14 @@ def read_balances(connection: Connection, keys: Sequence[Key]) -> dict[Key, Bala
 
 def write_balances(connection: Connection, changes: Mapping[Key, Balance]) -> None:
     """Store new cached balances (the CHECK constraints are the last line of defence)."""
-    if not changes:
-        return
-    statement = (
-        update(balances)
-        .where(balances.c.account_id == bindparam("k_account"))
-        .where(balances.c.instrument_id == bindparam("k_instrument"))
-        .values(total=bindparam("v_total"), held=bindparam("v_held"))
-    )
-    connection.execute(
-        statement,
-        [
-            {"k_account": a, "k_instrument": i, "v_total": b.total, "v_held": b.held}
-            for (a, i), b in changes.items()
-        ],
-    )
+    rows = [
+        {"k_account": a, "k_instrument": i, "v_total": b.total, "v_held": b.held}
+        for (a, i), b in changes.items()
+    ]
+    if len(rows) == 1:
+        _WRITE_BALANCE.run(connection, rows[0])
+    else:
+        _WRITE_BALANCE.execute_many(connection, rows)
 
 
 def insert_legs(
@@ -93,14 +108,20 @@ def insert_legs(
         for number, leg in enumerate(legs, start=first_leg)
     ]
     if len(rows) == 1:
-        return [int(connection.execute(_INSERT_LEG_RETURNING, rows[0]).scalar_one())]
+        inserted = _INSERT_LEG.one(connection, rows[0])
+        assert inserted is not None, "INSERT ... RETURNING returns the new row's id"
+        return [int(inserted[0])]
     result = connection.execute(
         insert(transfers).returning(transfers.c.id, sort_by_parameter_order=True), rows
     )
     return [int(row[0]) for row in result]
 
 
-_INSERT_LEG_RETURNING = insert(transfers).returning(transfers.c.id)
+_INSERT_LEG = Sql(
+    "INSERT INTO transfers (batch_id, leg, kind, debit_account, credit_account, instrument_id, quantity, "
+    "hold_id, reverses_id, at) VALUES (:batch_id, :leg, :kind, :debit_account, :credit_account, "
+    ":instrument_id, :quantity, :hold_id, :reverses_id, :at) RETURNING id"
+)
 
 
 def batch_legs(connection: Connection, batch_id: str) -> list[tuple[int, Leg]]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, func, insert, select, update
 
+from carbonmarket.db.raw import Sql, SqlByArity, placeholders
 from carbonmarket.db.tables import (
     accounts,
     balances,
@@ -63,22 +64,31 @@ def insert_account(
 
 def get_accounts(connection: Connection, account_ids: list[str]) -> dict[str, Account]:
     """Accounts as the business checks see them, with their holder's kind."""
-    rows = connection.execute(
-        select(accounts, holders.c.kind.label("holder_kind"))
-        .join(holders, holders.c.id == accounts.c.holder_id)
-        .where(accounts.c.id.in_(account_ids))
-    )
+    ids = list(dict.fromkeys(account_ids))
+    if not ids:
+        return {}
+    rows = _GET_ACCOUNTS(len(ids)).all(connection, {f"a{i}": account_id for i, account_id in enumerate(ids)})
     return {
-        r.id: Account(
-            r.id,
-            r.holder_id,
-            HolderKind(r.holder_kind),
-            AccountType(r.type),
-            AccountStatus(r.status),
-            r.approval_required,
+        account_id: Account(
+            account_id,
+            holder_id,
+            HolderKind(holder_kind),
+            AccountType(type_),
+            AccountStatus(status),
+            bool(approval_required),
         )
-        for r in rows
+        for account_id, holder_id, type_, status, approval_required, holder_kind in rows
     }
+
+
+# Every movement loads its accounts: sent to the driver directly (db/raw.py says why).
+_GET_ACCOUNTS = SqlByArity(
+    lambda n: Sql(
+        "SELECT accounts.id, accounts.holder_id, accounts.type, accounts.status, "
+        "accounts.approval_required, holders.kind FROM accounts "
+        f"JOIN holders ON holders.id = accounts.holder_id WHERE accounts.id IN ({placeholders('a', n)})"
+    )
+)
 
 
 def account_row(connection: Connection, account_id: str) -> Row[Any] | None:
@@ -145,9 +155,18 @@ def list_instruments(connection: Connection) -> list[Row[Any]]:
 # --- registry transactions ------------------------------------------------------------------------
 
 
+_TRANSACTION_COLUMNS = tuple(column.name for column in registry_transactions.columns)
+_INSERT_TRANSACTION = Sql(
+    f"INSERT INTO registry_transactions ({', '.join(_TRANSACTION_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + name for name in _TRANSACTION_COLUMNS)})"
+)
+
+
 def insert_transaction(connection: Connection, **values: Any) -> None:
-    """Record a registry transaction."""
-    connection.execute(insert(registry_transactions).values(**values))
+    """Record a registry transaction (columns not given are NULL)."""
+    unknown = set(values) - set(_TRANSACTION_COLUMNS)
+    assert not unknown, f"registry_transactions has no columns {sorted(unknown)}"
+    _INSERT_TRANSACTION.run(connection, {name: values.get(name) for name in _TRANSACTION_COLUMNS})
 
 
 def insert_transactions(connection: Connection, rows: list[dict[str, Any]]) -> None:

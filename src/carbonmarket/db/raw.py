@@ -1,0 +1,144 @@
+"""Hot-path statements sent straight to the database driver, inside SQLAlchemy's transaction.
+
+Why: a registry transfer is about ten statements, and on this 2-core machine its throughput is set
+by client CPU. Through SQLAlchemy Core each statement costs the client 100-300 µs (building the
+execution context, result metadata, type processing); the driver's own cursor costs a tenth of
+that (bench/README.md, "Where a transfer's time goes"). So the statements every command runs —
+idempotency, accounts, balance locks, ledger legs, registry transaction, audit chain — are written
+once as SQL text here and executed on the DBAPI connection SQLAlchemy already holds: same
+connection, same transaction, same commit, and driver errors are re-raised as SQLAlchemy's
+(`IntegrityError`, `OperationalError`, ...) so the unit of work's retries and the idempotency race
+handling see exactly what they saw before. Everything else keeps using SQLAlchemy Core.
+
+Statements use `:name` parameters (SQLite's own style); for psycopg they are rewritten once to
+`%(name)s`. psycopg prepares a statement on the server after a few executions of the same text.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
+
+_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
+Parameters = Mapping[str, Any] | None
+# Benchmarks and profilers count and time the statements sent here, as they do SQLAlchemy's with
+# its cursor events: each observer gets (statement text, seconds it took). Empty in normal use.
+statement_observers: list[Callable[[str, float], None]] = []
+
+
+class Sql:
+    """One statement's text for both databases, with an optional suffix for one of them."""
+
+    __slots__ = ("_postgres", "_sqlite")
+
+    def __init__(self, text: str, *, postgres_suffix: str = "", sqlite_suffix: str = "") -> None:
+        self._sqlite = text + sqlite_suffix
+        self._postgres = _PARAMETER.sub(r"%(\1)s", (text + postgres_suffix).replace("%", "%%"))
+
+    def text_for(self, connection: Connection) -> str:
+        """The statement as the connection's driver wants it."""
+        return self._postgres if connection.dialect.name == "postgresql" else self._sqlite
+
+    def execute(self, connection: Connection, parameters: Mapping[str, Any] | None = None) -> Any:
+        """Run the statement once; returns the driver's cursor (for fetchone / fetchall / rowcount)."""
+        text = self.text_for(connection)
+        cursor = _driver(connection).cursor()
+        started = time.perf_counter() if statement_observers else 0.0
+        try:
+            cursor.execute(text, parameters or {})
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise _translated(connection, text, parameters, error) from error
+        if statement_observers:
+            _notify(text, started)
+        return cursor
+
+    def execute_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run the statement once per parameter set, in one driver call."""
+        if not rows:
+            return
+        text = self.text_for(connection)
+        cursor = _driver(connection).cursor()
+        started = time.perf_counter() if statement_observers else 0.0
+        try:
+            cursor.executemany(text, rows)
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise _translated(connection, text, rows, error) from error
+        finally:
+            cursor.close()
+        if statement_observers:
+            _notify(text, started)
+
+    def one(
+        self, connection: Connection, parameters: Mapping[str, Any] | None = None
+    ) -> tuple[Any, ...] | None:
+        """The first row as a tuple, or None."""
+        cursor = self.execute(connection, parameters)
+        try:
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        return None if row is None else tuple(row)
+
+    def all(
+        self, connection: Connection, parameters: Mapping[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Every row as tuples."""
+        cursor = self.execute(connection, parameters)
+        try:
+            return [tuple(row) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+    def run(self, connection: Connection, parameters: Mapping[str, Any] | None = None) -> None:
+        """Run a statement that returns no rows."""
+        self.execute(connection, parameters).close()
+
+
+class SqlByArity:
+    """Statements with an `IN (...)` list of n items, built once per n (n is small on hot paths)."""
+
+    __slots__ = ("_build", "_cache")
+
+    def __init__(self, build: Any) -> None:
+        self._build = build
+        self._cache: dict[int, Sql] = {}
+
+    def __call__(self, count: int) -> Sql:
+        """The statement for `count` items."""
+        statement = self._cache.get(count)
+        if statement is None:
+            statement = self._cache[count] = self._build(count)
+        return statement
+
+
+def placeholders(prefix: str, count: int) -> str:
+    """`:p0, :p1, ...` for an IN list."""
+    return ", ".join(f":{prefix}{index}" for index in range(count))
+
+
+def _notify(text: str, started: float) -> None:
+    elapsed = time.perf_counter() - started
+    for observer in statement_observers:
+        observer(text, elapsed)
+
+
+def _driver(connection: Connection) -> Any:
+    """The DBAPI connection behind a SQLAlchemy connection (already in its transaction)."""
+    return connection.connection.driver_connection
+
+
+def _translated(connection: Connection, text: str, parameters: Any, error: Exception) -> Exception:
+    """The driver's error wrapped as SQLAlchemy would (IntegrityError, OperationalError, ...)."""
+    return DBAPIError.instance(
+        text,
+        parameters,
+        error,
+        connection.dialect.loaded_dbapi.Error,
+        dialect=connection.dialect,
+        ismulti=isinstance(parameters, Sequence) and not isinstance(parameters, Mapping),
+    )
