@@ -45,9 +45,9 @@ class Sql:
         return self._postgres if connection.dialect.name == "postgresql" else self._sqlite
 
     def execute(self, connection: Connection, parameters: Mapping[str, Any] | None = None) -> Any:
-        """Run the statement once; returns the driver's cursor (for fetchone / fetchall / rowcount)."""
+        """Run the statement once; returns the connection's driver cursor, valid until the next statement."""
         text = self.text_for(connection)
-        cursor = _driver(connection).cursor()
+        cursor = _cursor(connection)
         started = time.perf_counter() if statement_observers else 0.0
         try:
             cursor.execute(text, parameters or {})
@@ -77,26 +77,18 @@ class Sql:
         self, connection: Connection, parameters: Mapping[str, Any] | None = None
     ) -> tuple[Any, ...] | None:
         """The first row as a tuple, or None."""
-        cursor = self.execute(connection, parameters)
-        try:
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
+        row = self.execute(connection, parameters).fetchone()
         return None if row is None else tuple(row)
 
     def all(
         self, connection: Connection, parameters: Mapping[str, Any] | None = None
     ) -> list[tuple[Any, ...]]:
         """Every row as tuples."""
-        cursor = self.execute(connection, parameters)
-        try:
-            return [tuple(row) for row in cursor.fetchall()]
-        finally:
-            cursor.close()
+        return [tuple(row) for row in self.execute(connection, parameters).fetchall()]
 
     def run(self, connection: Connection, parameters: Mapping[str, Any] | None = None) -> None:
         """Run a statement that returns no rows."""
-        self.execute(connection, parameters).close()
+        self.execute(connection, parameters)
 
 
 class SqlByArity:
@@ -125,6 +117,22 @@ def _notify(text: str, started: float) -> None:
     elapsed = time.perf_counter() - started
     for observer in statement_observers:
         observer(text, elapsed)
+
+
+def _cursor(connection: Connection) -> Any:
+    """One driver cursor per database connection, reused: making a cursor costs as much as a small query.
+
+    The cursor lives in the pool record's `info` next to the DBAPI connection it belongs to; a
+    connection replaced after a failure gets a new cursor.
+    """
+    driver = _driver(connection)
+    info = connection.connection.info
+    cached = info.get("carbonmarket_cursor")
+    if cached is not None and cached[0] is driver:
+        return cached[1]
+    cursor = driver.cursor()
+    info["carbonmarket_cursor"] = (driver, cursor)
+    return cursor
 
 
 def _driver(connection: Connection) -> Any:
