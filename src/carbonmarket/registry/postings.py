@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from carbonmarket.core.actors import Actor, Permission, Role, require_right, require_role
-from carbonmarket.core.ids import check_id
+from carbonmarket.core.ids import check_id, derived_id
 from carbonmarket.core.instruments import FUNDS_ID, InstrumentKind, parse_instrument
 from carbonmarket.core.results import Code, Refused
 from carbonmarket.core.units import amount_max_fen, parse_quantity
@@ -64,6 +64,8 @@ SETTLEMENT_ROLES = {Role.EXCHANGE_OPERATOR}
 # One linked batch may carry a whole year's allocation of the national market (about 3,500
 # entities, DOMAIN.md §1) many times over; beyond this a caller splits its batches.
 moves_per_batch_max = 200_000
+# Ledger batch ids fit transfers.batch_id (100) with room for the `/<n>` of a batch's legs.
+internal_id_length_max = 90
 
 
 class Authority(StrEnum):
@@ -100,7 +102,7 @@ def move(
     is recorded per move (`<id>` for a single move, `<id>/<n>` for the n-th of several). Returns
     the transaction id, the number of legs and, per leg index, the CCER serial ranges that moved.
     """
-    check_id(transaction_id, what="transaction id")
+    _check_transaction_id(transaction_id)
     if not moves:
         raise AssertionError("a batch needs at least one move")
     if len(moves) > moves_per_batch_max:
@@ -193,7 +195,7 @@ def issue(
     at: str,
 ) -> dict[str, Any]:
     """Create units of a defined instrument in an issuance account — regulators only, never above the cap."""
-    check_id(transaction_id, what="transaction id")
+    _check_transaction_id(transaction_id)
     require_role(actor, {Role.REGULATOR}, "issuing units")
     instrument_id = parse_instrument(instrument).text
     kind = _instrument_kinds(connection, {instrument_id})[instrument_id]
@@ -226,7 +228,7 @@ def deposit_funds(
     Funds are not issued under a cap: the mint stands for the banks outside the market, so the
     CNY supply the reconciliation reports is deposits minus withdrawals.
     """
-    check_id(transaction_id, what="transaction id")
+    _check_transaction_id(transaction_id)
     require_role(actor, SETTLEMENT_ROLES | {Role.REGISTRY_OPERATOR}, "depositing funds")
     amount = parse_quantity(fen, maximum=amount_max_fen, what="amount in fen")
     target = check_acquiring(
@@ -242,7 +244,7 @@ def withdraw_funds(
     connection: Connection, actor: Actor, transaction_id: str, account_id: str, fen: int, at: str
 ) -> dict[str, Any]:
     """Funds leave a trading account for the holder's bank; only what is available (not held by orders)."""
-    check_id(transaction_id, what="transaction id")
+    _check_transaction_id(transaction_id)
     amount = parse_quantity(fen, maximum=amount_max_fen, what="amount in fen")
     accounts = store.get_accounts(connection, [account_id])
     sender = check_transferring(accounts.get(account_id), account_id)
@@ -269,7 +271,7 @@ def hold(
     authority: Authority = Authority.HOLDER,
 ) -> dict[str, Any]:
     """Reserve units or funds of an account (an order, a bid, a pending surrender) as a pending hold."""
-    check_id(hold_id, what="hold id")
+    _check_transaction_id(hold_id, what="hold id")
     _require_authority(actor, authority, "reserving units")
     accounts = store.get_accounts(connection, [account_id])
     account = check_transferring(accounts.get(account_id), account_id)
@@ -395,6 +397,84 @@ def ensure_account(
     return True
 
 
+def ensure_entity_accounts(
+    connection: Connection, actor: Actor, holders: Sequence[tuple[str, str]], account_type: str, at: str
+) -> int:
+    """`ensure_holder` (kind entity) and `ensure_account` (`<holder>-H` or `-T`) for many holders at once.
+
+    The same checks and refusals as the one-by-one functions, with one read per slice and one
+    executemany per table, so a year's allocation can open thousands of holding accounts (added for
+    allocation, issue 4). `holders` are (holder id, name); returns how many accounts were opened.
+    """
+    from sqlalchemy import insert, select
+
+    from carbonmarket.db.tables import accounts as accounts_table
+    from carbonmarket.db.tables import holders as holders_table
+
+    require_role(actor, ORDER_ROLES, "opening accounts")
+    type_ = parse_account_type(account_type)
+    suffix = {AccountType.HOLDING: "-H", AccountType.TRADING: "-T"}.get(type_)
+    if suffix is None:
+        raise Refused(Code.INVALID_ACCOUNT_TYPE, "entity accounts are holding or trading accounts")
+    check_account_opening(HolderKind.ENTITY, type_)
+    names = dict(holders)
+    wanted = sorted(names)
+    slice_size = 5_000
+    known_holders: dict[str, str] = {}
+    known_accounts: dict[str, tuple[str, str]] = {}
+    for start in range(0, len(wanted), slice_size):
+        chunk = wanted[start : start + slice_size]
+        for row in connection.execute(
+            select(holders_table.c.id, holders_table.c.kind).where(holders_table.c.id.in_(chunk))
+        ):
+            known_holders[row.id] = row.kind
+        ids = [f"{h}{suffix}" for h in chunk]
+        for account in connection.execute(
+            select(accounts_table.c.id, accounts_table.c.holder_id, accounts_table.c.type).where(
+                accounts_table.c.id.in_(ids)
+            )
+        ):
+            known_accounts[account.id] = (account.holder_id, account.type)
+    new_holders: list[dict[str, Any]] = []
+    new_accounts: list[dict[str, Any]] = []
+    for holder_id in wanted:
+        check_id(holder_id, what="holder id")
+        kind = known_holders.get(holder_id)
+        if kind is not None and kind != HolderKind.ENTITY.value:
+            raise Refused(
+                Code.EXISTS_WITH_DIFFERENT_FIELDS, f"holder {holder_id!r} exists as a {kind}, not entity"
+            )
+        if kind is None:
+            name = names[holder_id]
+            if not isinstance(name, str) or not name.strip() or len(name) > 200:
+                raise Refused(Code.INVALID_TEXT, "holder name must be 1-200 characters")
+            new_holders.append(
+                {"id": holder_id, "name": name.strip(), "kind": HolderKind.ENTITY.value, "created_at": at}
+            )
+        account_id = f"{holder_id}{suffix}"
+        existing = known_accounts.get(account_id)
+        if existing is not None and existing != (holder_id, type_.value):
+            raise Refused(
+                Code.EXISTS_WITH_DIFFERENT_FIELDS,
+                f"account {account_id!r} exists for holder {existing[0]!r} as a {existing[1]} account",
+            )
+        if existing is None:
+            new_accounts.append(
+                {
+                    "id": account_id,
+                    "holder_id": holder_id,
+                    "type": type_.value,
+                    "status": "open",
+                    "approval_required": False,
+                    "created_at": at,
+                }
+            )
+    for table, rows in ((holders_table, new_holders), (accounts_table, new_accounts)):
+        for start in range(0, len(rows), slice_size):
+            connection.execute(insert(table), rows[start : start + slice_size])
+    return len(new_accounts)
+
+
 def accounts(connection: Connection, account_ids: Sequence[str]) -> dict[str, Account]:
     """Accounts as the registry's checks see them (type, status, holder kind)."""
     return store.get_accounts(connection, list(account_ids))
@@ -424,7 +504,30 @@ def traded_net(
     return {"sold": sold, "bought": bought, "net_sold": sold - bought}
 
 
+def internal_id(context: str, command_id: str) -> str:
+    """The ledger batch id a context uses for one of its commands: `@<context>:<command id>`.
+
+    Ledger batch ids are one space shared by every context and by the registry's own commands,
+    whose ids clients choose. A client's id can never start with '@' (`core.ids.check_id`), so a
+    context that names its batches this way never collides with a client, nor with another context.
+    Too long ids are hashed (`derived_id`), keeping the context visible.
+    """
+    text = f"@{context}:{command_id}"
+    if len(text) <= internal_id_length_max:
+        return text
+    return f"@{derived_id(context, command_id)}"
+
+
 # --- helpers ---------------------------------------------------------------------------------------
+
+
+def _check_transaction_id(value: str, what: str = "transaction id") -> None:
+    """A client-style id, or an internal one (`internal_id`): '@' then a client-style id.
+
+    Hold ids are one space too (a client's freeze, an exchange order's reservation), so they follow
+    the same rule.
+    """
+    check_id(value[1:] if isinstance(value, str) and value.startswith("@") else value, what=what)
 
 
 def _require_authority(actor: Actor, authority: Authority, action: str) -> None:
@@ -517,10 +620,12 @@ __all__ = [
     "batch_exists",
     "deposit_funds",
     "ensure_account",
+    "ensure_entity_accounts",
     "ensure_holder",
     "ensure_instrument",
     "hold",
     "hold_state",
+    "internal_id",
     "issue",
     "move",
     "release",

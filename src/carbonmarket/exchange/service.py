@@ -1,0 +1,1274 @@
+"""Exchange trading use cases: listed orders with pre-trade checks and holds, settlement of every
+fill, funds, bulk agreements, and the books rebuilt from the journal.
+
+Each command is one `run_command` (idempotent by the client's id, audited, one transaction):
+1. who may: an `exchange_member` with the initiate right on the `-T` trading account it orders
+   for, or the exchange operator (and the local operator at the CLI) for every account;
+2. is a listed session open (core/calendar.py `session_open`, SEEE trading rules [reg]) and is
+   the instrument listed (exchange.toml [listing]);
+3. pre-trade checks (DOMAIN.md §5): a sell needs tradable units — available in the `-T` account
+   and not bought today (T+1 [sec]); a buy needs available funds for price × quantity + its fee;
+4. the command is journalled, then the pure engine applies it (DESIGN.md rule 9);
+5. the order's units or funds are reserved with a ledger hold (`HoldKind.ORDER`); every fill is
+   settled at once (`settlement.settle_many`), spending both orders' holds in part; an order that
+   is filled or cancelled releases what its hold still reserves (a buy filled below its limit
+   frees the difference).
+
+Books live in memory, one per listed instrument, and are rebuilt from the journal when a process
+starts; before applying anything a writer locks the stream's journal head and catches its book up
+with whatever another process journalled, so the CLI, the API and a replay can share a database.
+If a transaction fails after the engine applied a command, the book is thrown away and rebuilt
+from the journal, which only ever holds committed commands.
+
+Listed orders are day orders: the first command for an instrument on a new trading day expires
+the resting orders of the previous day (releasing their holds) and moves the price band to the
+new reference price (B3's `marketdata.reference_close_fen`), both journalled as an `open_day`
+entry.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from carbonmarket.core.actors import Actor, Permission, Role
+from carbonmarket.core.calendar import CalendarNotCovered, MarketCalendar
+from carbonmarket.core.clock import Clock, SystemClock
+from carbonmarket.core.ids import check_id, derived_id
+from carbonmarket.core.instruments import FUNDS_ID, InstrumentKind, parse_instrument
+from carbonmarket.core.results import Code, Done, Outcome, Refusal, Refused
+from carbonmarket.db.command import run_command, run_read
+from carbonmarket.exchange import bulk as bulk_model
+from carbonmarket.exchange import journal, store
+from carbonmarket.exchange.engine import Book
+from carbonmarket.exchange.model import (
+    AmendOrder,
+    CancelOrder,
+    Command,
+    Event,
+    MatchMode,
+    Modality,
+    NewOrder,
+    OrderAccepted,
+    OrderAmended,
+    OrderCancelled,
+    OrderRejected,
+    OrderRested,
+    Side,
+    TradeExecuted,
+    command_as_json,
+    command_from_json,
+)
+from carbonmarket.exchange.settlement import (
+    ExchangeRules,
+    SettlementSpec,
+    exchange_rules,
+    ledger_id,
+    settle_many,
+    settlement_batch_id,
+    trading_day,
+)
+from carbonmarket.ledger.model import HoldKind
+from carbonmarket.registry import postings
+from carbonmarket.registry import store as registry_store
+from carbonmarket.registry.model import AccountType, check_acquiring, check_transferring
+from carbonmarket.registry.postings import Authority
+
+# The exchange's own identity for settlement: it spends the holds members placed (markets contract).
+SETTLEMENT_ACTOR = Actor("exchange-settlement", Role.EXCHANGE_OPERATOR)
+OPERATOR_ROLES = {Role.EXCHANGE_OPERATOR}
+OPEN_DAY = "open_day"
+CANCEL_EXPIRED = "expired"
+
+
+def order_hold_id(order_id: str, generation: int = 0) -> str:
+    """The ledger hold of an order (a new one after each amendment that changes the reservation)."""
+    text = f"xo:{order_id}" if generation == 0 else f"xo{generation}:{order_id}"
+    return text if len(text) <= 64 else derived_id("xo", order_id, generation)
+
+
+def _reference_close(connection: Connection, instrument: str, day: date) -> int:
+    """The previous close from B3's market data (DOMAIN.md §5 [reg]: bands follow the previous close)."""
+    from carbonmarket.exchange.marketdata import reference_close_fen
+
+    return reference_close_fen(connection, instrument, day)
+
+
+ReferencePrice = Callable[[Connection, str, date], int]
+
+
+@dataclass
+class BookState:
+    """A book in memory with the journal position it reflects and the trading day it is open for."""
+
+    book: Book | None
+    seq: int = 0
+    day: str | None = None
+
+
+@dataclass
+class _Tx:
+    """What one transaction changed, buffered so the orders table is written once per transaction."""
+
+    connection: Connection
+    actor: Actor
+    at: str
+    day: str
+    books: dict[str, BookState] = field(default_factory=dict)
+    heads: dict[str, int] = field(default_factory=dict)
+    pending_journal: dict[str, list[tuple[dict[str, Any], str]]] = field(default_factory=dict)
+    new_orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    changed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    loaded: dict[str, Any] = field(default_factory=dict)
+    accounts_checked: set[str] = field(default_factory=set)
+    settled: int = 0
+    # Set once the engine accepted the current command: a refusal after it would leave a half-done
+    # command, so from then on any refusal aborts the whole transaction.
+    applied: bool = False
+
+
+class Exchange:
+    """Listed trading, funds and bulk agreements over one database (see the module text)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock | None = None,
+        calendar: MarketCalendar | None = None,
+        rules: ExchangeRules | None = None,
+        reference_price: ReferencePrice | None = None,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock or SystemClock()
+        self.calendar = calendar or MarketCalendar.load()
+        self.rules = rules or exchange_rules()
+        self.reference_price = reference_price or _reference_close
+        self._books: dict[str, BookState] = {}
+        # One matching process per instrument (DESIGN.md): within a process, commands queue here.
+        self._lock = threading.RLock()
+
+    # --- orders -----------------------------------------------------------------------------------
+
+    def place_order(
+        self,
+        actor: Actor,
+        order_id: str,
+        account: str,
+        instrument: str,
+        side: str,
+        price_fen: object,
+        quantity: object,
+        mode: str = "auto",
+        pick_order_id: str | None = None,
+    ) -> Outcome:
+        """Place a listed limit order (DOMAIN.md §5 [reg]); the order id is the command id."""
+        body = {
+            "type": "new",
+            "order_id": order_id,
+            "account": account,
+            "instrument": instrument,
+            "side": side,
+            "price_fen": price_fen,
+            "quantity": quantity,
+            "mode": mode,
+            "pick_order_id": pick_order_id,
+        }
+        return self._single(actor, "exchange.order", order_id, body)
+
+    def cancel_order(self, actor: Actor, command_id: str, order_id: str) -> Outcome:
+        """Cancel a resting order's remainder; its hold's rest is released."""
+        return self._single(actor, "exchange.cancel", command_id, {"type": "cancel", "order_id": order_id})
+
+    def amend_order(
+        self,
+        actor: Actor,
+        command_id: str,
+        order_id: str,
+        price_fen: object | None = None,
+        quantity: object | None = None,
+    ) -> Outcome:
+        """Change a resting order's price and/or total quantity; the hold follows the new terms."""
+        body = {"type": "amend", "order_id": order_id, "price_fen": price_fen, "quantity": quantity}
+        return self._single(actor, "exchange.amend", command_id, body)
+
+    def submit_many(self, actor: Actor, batch_id: str, commands: Sequence[dict[str, Any]]) -> Outcome:
+        """Group commit: apply a batch of order commands in one transaction (journal, holds, settlements).
+
+        Each command is refused or applied on its own, exactly as if sent alone in this order; the
+        result lists what happened to each. The batch id makes the whole batch idempotent.
+        """
+        if len(commands) > self.rules.batch_commands_max:
+            return Refusal(
+                Code.EXCHANGE_BATCH_TOO_LARGE,
+                f"a batch carries at most {self.rules.batch_commands_max} commands, not {len(commands)}",
+            )
+        bodies = [dict(c) for c in commands]
+
+        def work(tx: _Tx) -> dict[str, Any]:
+            results = []
+            for body in bodies:
+                tx.applied = False
+                try:
+                    results.append(self._apply_one(tx, body, single=False))
+                except Refused as refused:
+                    if tx.applied:
+                        raise
+                    results.append({"order_id": body.get("order_id"), "ok": False, **_refusal_json(refused)})
+            accepted = sum(1 for r in results if r.get("ok"))
+            return {
+                "batch": batch_id,
+                "commands": len(results),
+                "accepted": accepted,
+                "refused": len(results) - accepted,
+                "trades": tx.settled,
+                "results": results,
+            }
+
+        return self._run(actor, "exchange.batch", batch_id, {"commands": bodies}, work, bodies)
+
+    def _single(self, actor: Actor, kind: str, command_id: str, body: dict[str, Any]) -> Outcome:
+        return self._run(
+            actor, kind, command_id, body, lambda tx: self._apply_one(tx, body, single=True), [body]
+        )
+
+    def _run(
+        self,
+        actor: Actor,
+        kind: str,
+        command_id: str,
+        body: dict[str, Any],
+        work: Callable[[_Tx], dict[str, Any]],
+        bodies: Sequence[dict[str, Any]],
+    ) -> Outcome:
+        """One audited, idempotent transaction; a failure throws the touched books away (rebuilt later)."""
+
+        def transaction(connection: Connection, at: str) -> dict[str, Any]:
+            tx = _Tx(connection, actor, at, trading_day(at).isoformat())
+            try:
+                self._check_session(at)
+                instruments = self._instruments_of(connection, bodies)
+                for instrument in sorted(instruments):
+                    self._open_book(tx, instrument)
+                data = work(tx)
+                self._flush(tx)
+                return data
+            except BaseException:
+                for instrument in tx.books:
+                    self._books.pop(instrument, None)
+                raise
+
+        with self._lock:
+            return run_command(self.engine, self.clock, actor, kind, command_id, body, transaction)
+
+    # --- one command ------------------------------------------------------------------------------
+
+    def _apply_one(self, tx: _Tx, body: dict[str, Any], *, single: bool) -> dict[str, Any]:
+        """Check, journal, match and settle one order command (module text, steps 1-5)."""
+        kind = body.get("type")
+        if kind == "new":
+            return self._new(tx, body, single)
+        if kind in ("cancel", "amend"):
+            return self._change(tx, body, single)
+        raise Refused(
+            Code.ORDER_INVALID_FIELD, f"unknown command type {kind!r}; expected new, cancel or amend"
+        )
+
+    def _new(self, tx: _Tx, body: dict[str, Any], single: bool) -> dict[str, Any]:
+        order_id = check_id(_text(body, "order_id"), what="order id")
+        account = _text(body, "account")
+        instrument = parse_instrument(_text(body, "instrument")).text
+        side = _side(body.get("side"))
+        mode = _mode(body.get("mode"))
+        price = _whole(body.get("price_fen"), "price_fen", self.rules.price_fen_max)
+        quantity = _whole(body.get("quantity"), "quantity", 10**12)
+        pick = body.get("pick_order_id")
+        if pick is not None and not isinstance(pick, str):
+            raise Refused(Code.ORDER_INVALID_FIELD, "pick_order_id must be an order id")
+        self._check_account(tx, account)
+        self._check_not_used(tx, order_id)
+        if instrument not in tx.books:
+            self._check_listed(tx.connection, instrument)
+            self._open_book(tx, instrument)
+        state = tx.books[instrument]
+        assert state.book is not None
+        if side is Side.BUY:
+            self._check_may_receive(tx, account, instrument)
+        if side is Side.SELL:
+            self._check_units(tx, account, instrument, quantity)
+            reserve, reserve_in = quantity, instrument
+        else:
+            reserve = self.rules.buy_reservation(Modality.LISTED, price, quantity)
+            self._check_funds(tx, account, reserve)
+            reserve_in = FUNDS_ID
+        command = NewOrder(order_id, account, instrument, side, price, quantity, tx.at, mode, pick)
+        events = self._journal_and_apply(tx, instrument, command, single)
+        hold_id = order_hold_id(order_id)
+        self._hold(tx, hold_id, account, reserve_in, reserve)
+        tx.new_orders[order_id] = {
+            "order_id": order_id,
+            "account": account,
+            "instrument": instrument,
+            "side": side.value,
+            "mode": mode.value,
+            "price_fen": price,
+            "quantity": quantity,
+            "remaining": quantity,
+            "filled": 0,
+            "status": "open",
+            "hold_id": hold_id,
+            "placed_by": tx.actor.username,
+            "placed_at": tx.at,
+            "updated_at": tx.at,
+            "reason": None,
+        }
+        return self._after_events(tx, instrument, order_id, events)
+
+    def _change(self, tx: _Tx, body: dict[str, Any], single: bool) -> dict[str, Any]:
+        order_id = _text(body, "order_id")
+        order = self._order(tx, order_id)
+        if order is None:
+            raise Refused(Code.ORDER_NOT_FOUND, f"order {order_id!r} does not exist")
+        self._require_may_order(tx, order["account"])
+        if order["status"] != "open":
+            raise Refused(Code.EXCHANGE_ORDER_NOT_OPEN, f"order {order_id!r} is {order['status']}, not open")
+        instrument = order["instrument"]
+        if instrument not in tx.books:
+            self._open_book(tx, instrument)
+        command: Command
+        if body["type"] == "cancel":
+            command = CancelOrder(order_id, order["account"], tx.at)
+            events = self._journal_and_apply(tx, instrument, command, single)
+            return self._after_events(tx, instrument, order_id, events)
+        price = body.get("price_fen")
+        quantity = body.get("quantity")
+        new_price = None if price is None else _whole(price, "price_fen", self.rules.price_fen_max)
+        new_quantity = None if quantity is None else _whole(quantity, "quantity", 10**12)
+        state = tx.books[instrument]
+        assert state.book is not None
+        resting = state.book.order(order_id)
+        if resting is None:
+            raise Refused(Code.EXCHANGE_ORDER_NOT_OPEN, f"order {order_id!r} is no longer resting")
+        total = resting.quantity if new_quantity is None else new_quantity
+        remaining = max(total - (resting.quantity - resting.remaining), 0)
+        limit = resting.price_fen if new_price is None else new_price
+        held = postings.hold_state(tx.connection, order["hold_id"])
+        still_held = held["remaining"] if held else 0
+        if order["side"] == Side.SELL.value:
+            need, need_in = remaining, instrument
+            self._check_units(tx, order["account"], instrument, need - still_held)
+        else:
+            need, need_in = self.rules.buy_reservation(Modality.LISTED, limit, remaining), FUNDS_ID
+            self._check_funds(tx, order["account"], need - still_held)
+        command = AmendOrder(order_id, order["account"], tx.at, new_price, new_quantity)
+        events = self._journal_and_apply(tx, instrument, command, single)
+        postings.release(tx.connection, order["hold_id"], tx.at)
+        # The amendment's own journal position names the new hold, so it is unique and replayable.
+        hold_id = order_hold_id(order_id, state.seq)
+        if need > 0:
+            self._hold(tx, hold_id, order["account"], need_in, need)
+        self._update(tx, order_id, hold_id=hold_id if need > 0 else None)
+        return self._after_events(tx, instrument, order_id, events)
+
+    def _journal_and_apply(self, tx: _Tx, instrument: str, command: Command, single: bool) -> list[Event]:
+        """Journal the command, then let the engine apply it; a refusal of the engine is a refusal here."""
+        stream = journal.listed_stream(instrument)
+        state = tx.books[instrument]
+        assert state.book is not None
+        entry = command_as_json(command)
+        if single:
+            journal.append_many(tx.connection, stream, tx.heads[stream], [(entry, tx.at)])
+            tx.heads[stream] += 1
+            state.seq = tx.heads[stream]
+        events = state.book.apply(command)
+        rejected = next((e for e in events if isinstance(e, OrderRejected)), None)
+        if rejected is not None:
+            # The engine left the book as it was; in a batch the command is simply not journalled.
+            raise Refused(Code(rejected.code), rejected.message, order_id=rejected.order_id)
+        tx.applied = True
+        if not single:
+            tx.pending_journal.setdefault(stream, []).append((entry, tx.at))
+            state.seq += 1
+        return events
+
+    def _after_events(self, tx: _Tx, instrument: str, order_id: str, events: list[Event]) -> dict[str, Any]:
+        """Settle every fill, update the orders it touched, release the holds of finished orders."""
+        trades: list[SettlementSpec] = []
+        finished: list[tuple[str, str]] = []
+        for event in events:
+            if isinstance(event, TradeExecuted):
+                buy = self._order(tx, event.buy_order_id)
+                sell = self._order(tx, event.sell_order_id)
+                assert buy is not None and sell is not None, "the engine matched orders we recorded"
+                trades.append(
+                    SettlementSpec(
+                        trade_id=event.trade_id,
+                        modality=Modality.LISTED.value,
+                        instrument=event.instrument,
+                        quantity=event.quantity,
+                        price_fen=event.price_fen,
+                        buyer_account=event.buy_account,
+                        seller_account=event.sell_account,
+                        buyer_hold=buy["hold_id"],
+                        seller_hold=sell["hold_id"],
+                        buy_order_id=event.buy_order_id,
+                        sell_order_id=event.sell_order_id,
+                        aggressor=event.aggressor.value,
+                    )
+                )
+                for touched, fill in ((buy, event.quantity), (sell, event.quantity)):
+                    remaining = touched["remaining"] - fill
+                    self._update(
+                        tx,
+                        touched["order_id"],
+                        remaining=remaining,
+                        filled=touched["filled"] + fill,
+                        status="open" if remaining else "filled",
+                    )
+                    if not remaining:
+                        finished.append((touched["order_id"], "filled"))
+            elif isinstance(event, OrderCancelled):
+                self._update(tx, event.order_id, remaining=0, status="cancelled", reason=event.reason)
+                finished.append((event.order_id, event.reason))
+            elif isinstance(event, OrderAmended):
+                order = self._order(tx, event.order_id)
+                assert order is not None
+                self._update(
+                    tx,
+                    event.order_id,
+                    price_fen=event.price_fen,
+                    quantity=event.quantity,
+                    remaining=event.remaining,
+                    filled=event.quantity - event.remaining,
+                )
+            elif isinstance(event, OrderRested | OrderAccepted):
+                continue
+        if trades:
+            settle_many(
+                tx.connection,
+                SETTLEMENT_ACTOR,
+                trades,
+                tx.at,
+                batch_id=settlement_batch_id(trades[0].trade_id),
+            )
+            tx.settled += len(trades)
+        for finished_id, _reason in finished:
+            order = self._order(tx, finished_id)
+            if order is not None and order["hold_id"]:
+                postings.release(tx.connection, order["hold_id"], tx.at)
+        order = self._order(tx, order_id)
+        assert order is not None
+        return {
+            "ok": True,
+            "order_id": order_id,
+            "status": order["status"],
+            "remaining": order["remaining"],
+            "filled": order["filled"],
+            "trades": [
+                {
+                    "trade_id": t.trade_id,
+                    "price_fen": t.price_fen,
+                    "quantity": t.quantity,
+                    "buyer": t.buyer_account,
+                    "seller": t.seller_account,
+                }
+                for t in trades
+            ],
+        }
+
+    # --- books and the journal ----------------------------------------------------------------------
+
+    def _open_book(self, tx: _Tx, instrument: str) -> None:
+        """Lock the instrument's stream, catch its book up with the journal, open today if needed."""
+        stream = journal.listed_stream(instrument)
+        head = journal.lock(tx.connection, stream)
+        tx.heads[stream] = head
+        state = self._books.get(instrument)
+        if state is None or state.seq > head:
+            state = BookState(None)
+        if state.seq < head:
+            for entry in journal.read(tx.connection, stream, state.seq, head):
+                self._replay_entry(state, instrument, entry.command)
+                state.seq = entry.seq
+        self._books[instrument] = state
+        tx.books[instrument] = state
+        if state.day != tx.day:
+            self._open_day(tx, instrument, state)
+
+    def _open_day(self, tx: _Tx, instrument: str, state: BookState) -> None:
+        """Expire yesterday's day orders and centre the band on the previous close (DOMAIN.md §5 [reg])."""
+        price = self.reference_price(tx.connection, instrument, date.fromisoformat(tx.day))
+        entry = {"type": OPEN_DAY, "instrument": instrument, "day": tx.day, "price_fen": price, "at": tx.at}
+        stream = journal.listed_stream(instrument)
+        journal.append_many(tx.connection, stream, tx.heads[stream], [(entry, tx.at)])
+        tx.heads[stream] += 1
+        expired = self._replay_entry(state, instrument, entry)
+        state.seq = tx.heads[stream]
+        for event in expired:
+            order = self._order(tx, event.order_id)
+            if order is None:
+                continue
+            self._update(tx, event.order_id, remaining=0, status="cancelled", reason=CANCEL_EXPIRED)
+            if order["hold_id"]:
+                postings.release(tx.connection, order["hold_id"], tx.at)
+
+    def _replay_entry(self, state: BookState, instrument: str, entry: dict[str, Any]) -> list[OrderCancelled]:
+        """Apply one journal entry to a book in memory; an `open_day` returns the orders it expired."""
+        if entry.get("type") == OPEN_DAY:
+            expired: list[OrderCancelled] = []
+            if state.book is None:
+                state.book = Book(instrument, self.rules.listed_rules(), int(entry["price_fen"]))
+            else:
+                expired = [e for e in state.book.expire_all(CANCEL_EXPIRED) if isinstance(e, OrderCancelled)]
+                state.book.set_reference_price(int(entry["price_fen"]))
+            state.day = str(entry["day"])
+            return expired
+        assert state.book is not None, "a stream starts with an open_day entry"
+        state.book.apply(command_from_json(entry))
+        return []
+
+    def _flush(self, tx: _Tx) -> None:
+        """Write the batch's journal rows and order rows (one statement per table)."""
+        for stream, entries in sorted(tx.pending_journal.items()):
+            journal.append_many(tx.connection, stream, tx.heads[stream], entries)
+            tx.heads[stream] += len(entries)
+        store.insert_orders(tx.connection, list(tx.new_orders.values()))
+        store.update_orders(tx.connection, {k: v for k, v in tx.changed.items() if k not in tx.new_orders})
+
+    def rebuild(self, instrument: str) -> Book | None:
+        """A fresh book of the instrument built from its journal alone (replay determinism)."""
+        stream = journal.listed_stream(instrument)
+
+        def read(connection: Connection) -> Book | None:
+            state = BookState(None)
+            for entry in journal.read(connection, stream):
+                self._replay_entry(state, instrument, entry.command)
+            return state.book
+
+        return run_read(self.engine, read)  # type: ignore[no-any-return]
+
+    def live_book(self, instrument: str) -> Book | None:
+        """This process's book of the instrument, caught up with the journal (None if it never opened)."""
+        canonical = parse_instrument(instrument).text
+        stream = journal.listed_stream(canonical)
+
+        def read(connection: Connection) -> Book | None:
+            state = self._books.get(canonical) or BookState(None)
+            entries = journal.read(connection, stream, state.seq)
+            for entry in entries:
+                self._replay_entry(state, canonical, entry.command)
+                state.seq = entry.seq
+            if state.book is not None:
+                self._books[canonical] = state
+            return state.book
+
+        with self._lock:
+            return run_read(self.engine, read)  # type: ignore[no-any-return]
+
+    def instruments_traded(self) -> list[str]:
+        """Instruments whose listed book has a journal."""
+        streams = run_read(self.engine, lambda c: journal.streams(c, "listed:"))
+        return [s.split(":", 1)[1] for s in streams]
+
+    # --- checks -------------------------------------------------------------------------------------
+
+    def _check_session(self, at: str) -> None:
+        """Orders only while a listed session is open (SEEE trading rules [reg], core/calendar.py)."""
+        moment = datetime.fromisoformat(at)
+        try:
+            open_ = self.calendar.session_open(moment, self.rules.listed.session)
+        except CalendarNotCovered as error:
+            raise Refused(Code.EXCHANGE_SESSION_CLOSED, str(error)) from None
+        if not open_:
+            raise Refused(
+                Code.EXCHANGE_SESSION_CLOSED,
+                f"the listed agreement session is closed at {at} (open 9:30-11:30 and 13:00-15:00 "
+                "China Standard Time on trading days)",
+            )
+
+    def _instruments_of(self, connection: Connection, bodies: Sequence[dict[str, Any]]) -> set[str]:
+        """The listed instruments new orders of the batch name, each checked to be listed."""
+        found: set[str] = set()
+        for body in bodies:
+            if body.get("type") != "new" or not isinstance(body.get("instrument"), str):
+                continue
+            try:
+                instrument = parse_instrument(body["instrument"]).text
+            except Refused:
+                continue
+            if instrument not in found:
+                try:
+                    self._check_listed(connection, instrument)
+                except Refused:
+                    if len(bodies) == 1:
+                        raise
+                    continue
+                found.add(instrument)
+        return found
+
+    def _check_listed(self, connection: Connection, instrument: str) -> None:
+        """What trades on the exchange: listed allowance vintages and defined CCERs (DOMAIN.md §5 [seed])."""
+        parsed = parse_instrument(instrument)
+        listed = (
+            parsed.kind is InstrumentKind.ALLOWANCE and parsed.text in self.rules.listed_allowances
+        ) or (parsed.kind is InstrumentKind.CCER and self.rules.ccer_listed)
+        if not listed or registry_store.get_instrument(connection, parsed.text) is None:
+            raise Refused(Code.EXCHANGE_INSTRUMENT_NOT_LISTED, f"{instrument} is not listed on the exchange")
+
+    def _check_account(self, tx: _Tx, account: str) -> None:
+        """The order's account is an open trading account the actor may order for."""
+        if account in tx.accounts_checked:
+            return
+        found = postings.accounts(tx.connection, [account]).get(account)
+        if found is None:
+            raise Refused(Code.UNKNOWN_ACCOUNT, f"account {account!r} does not exist")
+        check_transferring(found, account)
+        if found.type is not AccountType.TRADING:
+            raise Refused(
+                Code.EXCHANGE_NOT_TRADING_ACCOUNT,
+                f"{account!r} is a {found.type.value} account; orders go through a trading (-T) account",
+            )
+        self._require_may_order(tx, account)
+        tx.accounts_checked.add(account)
+
+    def _check_may_receive(self, tx: _Tx, account: str, instrument: str) -> None:
+        """A buyer's account must be able to hold what it buys (UK 2006: individuals hold no allowances)."""
+        found = postings.accounts(tx.connection, [account])[account]
+        check_acquiring(found, account, parse_instrument(instrument).kind, None)
+
+    def _require_may_order(self, tx: _Tx, account: str) -> None:
+        actor = tx.actor
+        if actor.superuser or actor.role in OPERATOR_ROLES:
+            return
+        if actor.role is Role.EXCHANGE_MEMBER and actor.has_right(account, Permission.INITIATE):
+            return
+        raise Refused(
+            Code.FORBIDDEN,
+            f"ordering for {account!r} needs an exchange member with the initiate right on it; "
+            f"{actor.username!r} is {actor.role.value}",
+        )
+
+    def _check_not_used(self, tx: _Tx, order_id: str) -> None:
+        """An order id names one order for ever (rule 4), whichever way it was sent."""
+        if order_id in tx.new_orders or self._order(tx, order_id) is not None:
+            raise Refused(Code.ORDER_EXISTS, f"order id {order_id!r} has already been used")
+
+    def _check_units(self, tx: _Tx, account: str, instrument: str, quantity: int) -> None:
+        """A sell needs tradable units: available, and not bought today (DOMAIN.md §5 [reg], T+1 [sec])."""
+        if quantity <= 0:
+            return
+        available = postings.balances(tx.connection, [(account, instrument)])[(account, instrument)].available
+        if quantity > available:
+            raise Refused(
+                Code.INSUFFICIENT_BALANCE,
+                f"{account} has {available} t of {instrument} available to sell; "
+                f"the order needs {quantity} t",
+                available=available,
+            )
+        if self.rules.bought_today_resellable:
+            return
+        bought = store.bought_on(tx.connection, [(account, instrument)], tx.day)[(account, instrument)]
+        tradable = max(available - bought, 0)
+        if quantity > tradable:
+            raise Refused(
+                Code.EXCHANGE_UNITS_BOUGHT_TODAY,
+                f"{account} bought {bought} t of {instrument} today; allowances bought today cannot be "
+                f"resold today (T+1), so {tradable} t are tradable and the order needs {quantity} t",
+                tradable=tradable,
+            )
+
+    def _check_funds(self, tx: _Tx, account: str, fen: int) -> None:
+        """A buy needs available funds for price × quantity plus its fee (DOMAIN.md §5 [reg])."""
+        if fen <= 0:
+            return
+        available = postings.balances(tx.connection, [(account, FUNDS_ID)])[(account, FUNDS_ID)].available
+        if fen > available:
+            raise Refused(
+                Code.EXCHANGE_INSUFFICIENT_FUNDS,
+                f"{account} has CNY {_yuan(available)} available; the order needs CNY {_yuan(fen)} "
+                "(price × quantity plus the buyer's fee)",
+                available_fen=available,
+                needed_fen=fen,
+            )
+
+    def _hold(self, tx: _Tx, hold_id: str, account: str, instrument: str, quantity: int) -> None:
+        """Reserve an order's units or funds; members reserve on their own account's right."""
+        actor = tx.actor
+        operator = actor.superuser or actor.role in OPERATOR_ROLES
+        postings.hold(
+            tx.connection,
+            SETTLEMENT_ACTOR if operator else actor,
+            hold_id,
+            HoldKind.ORDER,
+            account,
+            instrument,
+            quantity,
+            tx.at,
+            reason="exchange order",
+            authority=Authority.SETTLEMENT if operator else Authority.HOLDER,
+        )
+
+    # --- order rows ---------------------------------------------------------------------------------
+
+    def _order(self, tx: _Tx, order_id: str) -> dict[str, Any] | None:
+        """The order as this transaction sees it (its buffered changes applied)."""
+        if order_id in tx.new_orders:
+            return tx.new_orders[order_id]
+        if order_id not in tx.loaded:
+            row = store.get_order(tx.connection, order_id)
+            tx.loaded[order_id] = None if row is None else dict(row._mapping)
+        found = tx.loaded[order_id]
+        return None if found is None else dict(found)
+
+    def _update(self, tx: _Tx, order_id: str, **values: Any) -> None:
+        """Buffer a change of an order row; written once when the transaction ends."""
+        values["updated_at"] = tx.at
+        if order_id in tx.new_orders:
+            tx.new_orders[order_id].update(values)
+            return
+        current = self._order(tx, order_id)
+        assert current is not None, f"order {order_id} is not recorded"
+        current.update(values)
+        tx.loaded[order_id] = current
+        tx.changed[order_id] = {name: current[name] for name in store.ORDER_CHANGE_COLUMNS}
+
+    # --- funds --------------------------------------------------------------------------------------
+
+    def deposit(self, actor: Actor, command_id: str, account: str, fen: object) -> Outcome:
+        """Funds arrive from the member's settlement bank into its trading account (exchange operators)."""
+        body = {"account": account, "fen": fen}
+
+        def work(connection: Connection, at: str) -> dict[str, Any]:
+            self._require_trading_account(connection, account)
+            return postings.deposit_funds(connection, actor, ledger_id("dep", command_id), account, fen, at)  # type: ignore[arg-type]
+
+        return run_command(self.engine, self.clock, actor, "exchange.deposit", command_id, body, work)
+
+    def withdraw(self, actor: Actor, command_id: str, account: str, fen: object) -> Outcome:
+        """Funds leave for the member's bank: only what is available, never what orders reserve."""
+        body = {"account": account, "fen": fen}
+
+        def work(connection: Connection, at: str) -> dict[str, Any]:
+            self._require_trading_account(connection, account)
+            return postings.withdraw_funds(connection, actor, ledger_id("wd", command_id), account, fen, at)  # type: ignore[arg-type]
+
+        return run_command(self.engine, self.clock, actor, "exchange.withdraw", command_id, body, work)
+
+    def _require_trading_account(self, connection: Connection, account: str) -> None:
+        found = postings.accounts(connection, [account]).get(account)
+        if found is None:
+            raise Refused(Code.UNKNOWN_ACCOUNT, f"account {account!r} does not exist")
+        if found.type is not AccountType.TRADING:
+            raise Refused(
+                Code.EXCHANGE_NOT_TRADING_ACCOUNT,
+                f"{account!r} is a {found.type.value} account, not a trading account",
+            )
+
+    # --- bulk agreements ------------------------------------------------------------------------------
+
+    def bulk_post(
+        self,
+        actor: Actor,
+        intent_id: str,
+        account: str,
+        instrument: str,
+        side: str,
+        price_fen: object,
+        quantity: object,
+        counterparty: str | None = None,
+    ) -> Outcome:
+        """Post a bulk agreement intent (DOMAIN.md §5 [reg]); naming a counterparty makes a direct trade."""
+        body = {
+            "account": account,
+            "instrument": instrument,
+            "side": side,
+            "price_fen": price_fen,
+            "quantity": quantity,
+            "counterparty": counterparty,
+        }
+
+        def work(connection: Connection, at: str) -> dict[str, Any]:
+            check_id(intent_id, what="intent id")
+            self._check_bulk_session(at)
+            tx = _Tx(connection, actor, at, trading_day(at).isoformat())
+            canonical = parse_instrument(instrument).text
+            self._check_listed(connection, canonical)
+            self._check_account(tx, account)
+            if counterparty is not None:
+                if counterparty == account:
+                    raise Refused(Code.ORDER_SELF_TRADE, "a direct trade needs two different accounts")
+                self._require_trading_account(connection, counterparty)
+            price = _whole(price_fen, "price_fen", self.rules.price_fen_max)
+            amount = _whole(quantity, "quantity", self.rules.bulk.quantity_max_t)
+            bulk_model.check_terms(self._bulk_rules(), price, amount, self._reference(tx, canonical))
+            if store.get_intent(connection, intent_id) is not None:
+                raise Refused(Code.EXISTS_WITH_DIFFERENT_FIELDS, f"intent {intent_id!r} already exists")
+            row = {
+                "intent_id": intent_id,
+                "account": account,
+                "instrument": canonical,
+                "side": _side(side).value,
+                "quantity": amount,
+                "remaining": amount,
+                "price_fen": price,
+                "counterparty": counterparty,
+                "status": bulk_model.IntentStatus.OPEN.value,
+                "posted_by": actor.username,
+                "posted_at": at,
+                "updated_at": at,
+            }
+            store.insert_intent(connection, **row)
+            if counterparty is not None:
+                # A direct trade opens its negotiation with the intent's own terms as the first offer.
+                self._insert_offer(tx, f"{intent_id}.0", intent_id, counterparty, account, price, amount)
+            return {"intent": row}
+
+        return run_command(self.engine, self.clock, actor, "exchange.bulk_post", intent_id, body, work)
+
+    def bulk_offer(
+        self,
+        actor: Actor,
+        offer_id: str,
+        intent_id: str,
+        account: str,
+        price_fen: object,
+        quantity: object,
+        counterparty: str | None = None,
+    ) -> Outcome:
+        """Answer or counter an intent with new terms; the negotiation's earlier offer lapses."""
+        body = {
+            "intent_id": intent_id,
+            "account": account,
+            "price_fen": price_fen,
+            "quantity": quantity,
+            "counterparty": counterparty,
+        }
+
+        def work(connection: Connection, at: str) -> dict[str, Any]:
+            check_id(offer_id, what="offer id")
+            self._check_bulk_session(at)
+            tx = _Tx(connection, actor, at, trading_day(at).isoformat())
+            intent = self._intent(connection, intent_id)
+            self._check_account(tx, account)
+            other = bulk_model.negotiation_counterparty(intent, account, counterparty)
+            if account == intent.account and not store.open_offers(connection, intent_id, other):
+                raise Refused(
+                    Code.EXCHANGE_BULK_OFFER_NOT_FOUND,
+                    f"{other} has made no offer on intent {intent_id} to counter",
+                )
+            price = _whole(price_fen, "price_fen", self.rules.price_fen_max)
+            amount = _whole(quantity, "quantity", self.rules.bulk.quantity_max_t)
+            bulk_model.check_offer(
+                intent,
+                self._bulk_rules(),
+                price,
+                amount,
+                self._reference(tx, intent.instrument),
+                store.offer_count(connection, intent_id),
+            )
+            if store.get_offer(connection, offer_id) is not None:
+                raise Refused(Code.EXISTS_WITH_DIFFERENT_FIELDS, f"offer id {offer_id!r} is already in use")
+            self._lapse(
+                tx, store.open_offers(connection, intent_id, other), bulk_model.OfferStatus.SUPERSEDED
+            )
+            self._insert_offer(tx, offer_id, intent_id, other, account, price, amount)
+            buyer, seller = bulk_model.parties(intent, other)
+            return {
+                "offer": offer_id,
+                "intent": intent_id,
+                "buyer": buyer,
+                "seller": seller,
+                "price_fen": price,
+                "quantity": amount,
+            }
+
+        return run_command(self.engine, self.clock, actor, "exchange.bulk_offer", offer_id, body, work)
+
+    def bulk_confirm(self, actor: Actor, command_id: str, offer_id: str, account: str) -> Outcome:
+        """Confirm an offer for one side, reserving that side; the second confirmation settles (DvP)."""
+        body = {"offer_id": offer_id, "account": account}
+
+        def work(connection: Connection, at: str) -> dict[str, Any]:
+            self._check_bulk_session(at)
+            tx = _Tx(connection, actor, at, trading_day(at).isoformat())
+            row = store.get_offer(connection, offer_id)
+            if row is None:
+                raise Refused(Code.EXCHANGE_BULK_OFFER_NOT_FOUND, f"offer {offer_id!r} does not exist")
+            offer = _offer(row)
+            intent = self._intent(connection, offer.intent_id)
+            self._require_may_order(tx, account)
+            side = bulk_model.confirming_side(intent, offer, account)
+            hold_id = ledger_id(f"b{side.value[0]}", offer_id)
+            if side is Side.SELL:
+                self._check_units(tx, account, intent.instrument, offer.quantity)
+                self._hold(tx, hold_id, account, intent.instrument, offer.quantity)
+                offer = _replace_offer(offer, seller_hold=hold_id)
+            else:
+                need = self.rules.buy_reservation(Modality.BULK, offer.price_fen, offer.quantity)
+                self._check_funds(tx, account, need)
+                self._hold(tx, hold_id, account, FUNDS_ID, need)
+                offer = _replace_offer(offer, buyer_hold=hold_id)
+            store.update_offer(
+                connection,
+                offer_id,
+                buyer_hold=offer.buyer_hold,
+                seller_hold=offer.seller_hold,
+                updated_at=at,
+            )
+            if offer.buyer_hold is None or offer.seller_hold is None:
+                return {"offer": offer_id, "confirmed_by": account, "side": side.value, "settled": False}
+            return self._settle_bulk(tx, intent, offer)
+
+        return run_command(self.engine, self.clock, actor, "exchange.bulk_confirm", command_id, body, work)
+
+    def bulk_withdraw(self, actor: Actor, command_id: str, intent_id: str) -> Outcome:
+        """The poster withdraws an intent: open offers lapse and their reservations are released."""
+
+        def work(connection: Connection, at: str) -> dict[str, Any]:
+            tx = _Tx(connection, actor, at, trading_day(at).isoformat())
+            intent = self._intent(connection, intent_id)
+            self._require_may_order(tx, intent.account)
+            bulk_model.check_open(intent)
+            self._lapse(tx, store.open_offers(connection, intent_id), bulk_model.OfferStatus.WITHDRAWN)
+            store.update_intent(
+                connection, intent_id, status=bulk_model.IntentStatus.WITHDRAWN.value, updated_at=at
+            )
+            return {"intent": intent_id, "status": bulk_model.IntentStatus.WITHDRAWN.value}
+
+        return run_command(
+            self.engine,
+            self.clock,
+            actor,
+            "exchange.bulk_withdraw",
+            command_id,
+            {"intent_id": intent_id},
+            work,
+        )
+
+    def bulk_intents(self, status: str | None = "open", limit: int = 100) -> list[dict[str, Any]]:
+        """Posted intents (public, as the exchange's bulk board), newest first."""
+        return run_read(self.engine, lambda c: store.intents(c, status=status, limit=_limit(limit)))  # type: ignore[no-any-return]
+
+    def bulk_intent(self, intent_id: str) -> dict[str, Any]:
+        """An intent with every offer made on it."""
+
+        def read(connection: Connection) -> dict[str, Any]:
+            row = store.get_intent(connection, intent_id)
+            if row is None:
+                raise Refused(Code.EXCHANGE_BULK_INTENT_NOT_FOUND, f"intent {intent_id!r} does not exist")
+            return {"intent": dict(row._mapping), "offers": store.offers(connection, intent_id)}
+
+        return run_read(self.engine, read)  # type: ignore[no-any-return]
+
+    def _settle_bulk(self, tx: _Tx, intent: bulk_model.Intent, offer: bulk_model.Offer) -> dict[str, Any]:
+        """Both confirmed: one settlement, delivery versus payment, spending both reservations."""
+        buyer, seller = bulk_model.parties(intent, offer.counterparty)
+        trade_id = (
+            f"BULK-{offer.offer_id}" if len(offer.offer_id) <= 59 else derived_id("BULK", offer.offer_id)
+        )
+        spec = SettlementSpec(
+            trade_id=trade_id,
+            modality=Modality.BULK.value,
+            instrument=intent.instrument,
+            quantity=offer.quantity,
+            price_fen=offer.price_fen,
+            buyer_account=buyer,
+            seller_account=seller,
+            buyer_hold=offer.buyer_hold,
+            seller_hold=offer.seller_hold,
+        )
+        settled = settle_many(
+            tx.connection, SETTLEMENT_ACTOR, [spec], tx.at, batch_id=settlement_batch_id(trade_id)
+        )
+        for hold_id in (offer.buyer_hold, offer.seller_hold):
+            if hold_id is not None:
+                postings.release(tx.connection, hold_id, tx.at)
+        store.update_offer(
+            tx.connection,
+            offer.offer_id,
+            status=bulk_model.OfferStatus.SETTLED.value,
+            trade_id=trade_id,
+            updated_at=tx.at,
+        )
+        left, status = bulk_model.remaining_after(intent, offer.quantity)
+        store.update_intent(
+            tx.connection, intent.intent_id, remaining=left, status=status.value, updated_at=tx.at
+        )
+        if status is bulk_model.IntentStatus.DONE:
+            self._lapse(
+                tx, store.open_offers(tx.connection, intent.intent_id), bulk_model.OfferStatus.WITHDRAWN
+            )
+        return {"offer": offer.offer_id, "settled": True, "trade": settled[0], "intent_remaining": left}
+
+    def _insert_offer(
+        self,
+        tx: _Tx,
+        offer_id: str,
+        intent_id: str,
+        counterparty: str,
+        by_account: str,
+        price: int,
+        quantity: int,
+    ) -> None:
+        store.insert_offer(
+            tx.connection,
+            offer_id=offer_id,
+            intent_id=intent_id,
+            counterparty=counterparty,
+            made_by_account=by_account,
+            price_fen=price,
+            quantity=quantity,
+            status=bulk_model.OfferStatus.OPEN.value,
+            made_by=tx.actor.username,
+            made_at=tx.at,
+            updated_at=tx.at,
+        )
+
+    def _lapse(self, tx: _Tx, rows: Iterable[Any], status: bulk_model.OfferStatus) -> None:
+        """Offers replaced or withdrawn: their confirmations lapse and reservations return."""
+        for row in rows:
+            for hold_id in (row.buyer_hold, row.seller_hold):
+                if hold_id is not None:
+                    postings.release(tx.connection, hold_id, tx.at)
+            store.update_offer(tx.connection, row.offer_id, status=status.value, updated_at=tx.at)
+
+    def _intent(self, connection: Connection, intent_id: str) -> bulk_model.Intent:
+        row = store.get_intent(connection, intent_id, lock=True)
+        if row is None:
+            raise Refused(Code.EXCHANGE_BULK_INTENT_NOT_FOUND, f"intent {intent_id!r} does not exist")
+        return bulk_model.Intent(
+            intent_id=row.intent_id,
+            account=row.account,
+            instrument=row.instrument,
+            side=Side(row.side),
+            quantity=int(row.quantity),
+            remaining=int(row.remaining),
+            price_fen=int(row.price_fen),
+            counterparty=row.counterparty,
+            status=bulk_model.IntentStatus(row.status),
+        )
+
+    def _bulk_rules(self) -> bulk_model.BulkRules:
+        bulk = self.rules.bulk
+        return bulk_model.BulkRules(
+            bulk.quantity_min_t,
+            bulk.quantity_max_t,
+            bulk.tick_fen,
+            bulk.price_band_bp,
+            self.rules.offers_per_intent_max,
+        )
+
+    def _reference(self, tx: _Tx, instrument: str) -> int:
+        return self.reference_price(tx.connection, instrument, date.fromisoformat(tx.day))
+
+    def _check_bulk_session(self, at: str) -> None:
+        """Bulk agreements are posted, negotiated and confirmed 13:00-15:00 on trading days [reg]."""
+        moment = datetime.fromisoformat(at)
+        try:
+            open_ = self.calendar.session_open(moment, self.rules.bulk.session)
+        except CalendarNotCovered as error:
+            raise Refused(Code.EXCHANGE_SESSION_CLOSED, str(error)) from None
+        if not open_:
+            raise Refused(
+                Code.EXCHANGE_SESSION_CLOSED,
+                f"the bulk agreement session is closed at {at} "
+                "(open 13:00-15:00 China Standard Time on trading days)",
+            )
+
+    # --- reads --------------------------------------------------------------------------------------
+
+    def book(self, instrument: str, levels: int = 5) -> dict[str, Any]:
+        """The best `levels` price levels of each side (public, as on the exchange's screens)."""
+        canonical = parse_instrument(instrument).text
+        if type(levels) is not int or not 1 <= levels <= 50:
+            raise Refused(Code.INVALID_REQUEST, "levels must be 1-50")
+        found = self.live_book(canonical)
+        if found is None:
+            return {"instrument": canonical, "open": False, "bids": [], "asks": [], "band_fen": None}
+        return {
+            "instrument": canonical,
+            "open": True,
+            "reference_price_fen": found.reference_price_fen,
+            "band_fen": list(found.band),
+            "bids": [_level(level) for level in found.depth(Side.BUY, levels)],
+            "asks": [_level(level) for level in found.depth(Side.SELL, levels)],
+        }
+
+    def pickable(self, instrument: str, side: str) -> list[dict[str, Any]]:
+        """Resting orders of the other side's best 5 levels a PICK taker on `side` may name (SEEE mode)."""
+        taker = _side(side)
+        found = self.live_book(parse_instrument(instrument).text)
+        if found is None:
+            return []
+        other = Side.SELL if taker is Side.BUY else Side.BUY
+        prices = {level.price_fen for level in found.depth(other, 5)}
+        return [
+            {"order_id": o.order_id, "price_fen": o.price_fen, "remaining": o.remaining, "seq": o.seq}
+            for o in found.resting_orders()
+            if o.side is other and o.price_fen in prices
+        ]
+
+    def orders(
+        self, actor: Actor, account: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Orders of the accounts the actor may see (a member: its own), newest first."""
+        accounts = self._visible_accounts(actor, account)
+        return run_read(  # type: ignore[no-any-return]
+            self.engine, lambda c: store.orders(c, accounts=accounts, status=status, limit=_limit(limit))
+        )
+
+    def trades(
+        self, actor: Actor | None, account: str | None = None, instrument: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Trades, newest first: a member sees its own fills; with no account, the public tape."""
+        public = actor is None and account is None
+        accounts = None if public else self._visible_accounts(actor, account)
+        canonical = None if instrument is None else parse_instrument(instrument).text
+        rows = run_read(self.engine, lambda c: store.recent_trades(c, accounts, canonical, _limit(limit)))
+        if public:
+            # The public tape shows prices and sizes, not who traded.
+            return [
+                {k: v for k, v in row.items() if not k.endswith(("account", "order_id", "fee_fen"))}
+                for row in rows
+            ]
+        return rows  # type: ignore[no-any-return]
+
+    def funds(self, actor: Actor, account: str) -> dict[str, Any]:
+        """A trading account's funds and units: total, reserved by orders, available; and tradable today."""
+        if not actor.may_view(account) and not actor.superuser and actor.role not in OPERATOR_ROLES:
+            raise Refused(Code.FORBIDDEN, f"{actor.username!r} may not see account {account!r}")
+
+        def read(connection: Connection) -> dict[str, Any]:
+            self._require_trading_account(connection, account)
+            from carbonmarket.ledger import store as ledger_store
+
+            rows = ledger_store.account_balances(connection, account)
+            day = trading_day(self._now()).isoformat()
+            keys = [(account, r.instrument_id) for r in rows]
+            bought = store.bought_on(connection, keys, day)
+            holdings = []
+            for r in rows:
+                available = int(r.total) - int(r.held)
+                entry = {
+                    "instrument": r.instrument_id,
+                    "total": int(r.total),
+                    "held": int(r.held),
+                    "available": available,
+                }
+                if r.instrument_id != FUNDS_ID:
+                    entry["bought_today"] = bought.get((account, r.instrument_id), 0)
+                    entry["tradable"] = (
+                        available
+                        if self.rules.bought_today_resellable
+                        else max(available - entry["bought_today"], 0)
+                    )
+                holdings.append(entry)
+            return {"account": account, "day": day, "balances": holdings}
+
+        return run_read(self.engine, read)  # type: ignore[no-any-return]
+
+    def _visible_accounts(self, actor: Actor | None, account: str | None) -> list[str] | None:
+        """The accounts whose orders and fills the actor may see (None: all)."""
+        if actor is None:
+            raise Refused(Code.NOT_AUTHENTICATED, "sign in to see orders and fills")
+        everyone = actor.superuser or actor.role in OPERATOR_ROLES | {Role.REGULATOR}
+        if account is not None:
+            if not everyone and not actor.may_view(account):
+                raise Refused(Code.FORBIDDEN, f"{actor.username!r} may not see account {account!r}")
+            return [account]
+        if everyone:
+            return None
+        return sorted({a for a, _ in actor.rights})
+
+    def _now(self) -> str:
+        return self.clock.now().isoformat(timespec="microseconds")
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+
+
+def _offer(row: Any) -> bulk_model.Offer:
+    return bulk_model.Offer(
+        offer_id=row.offer_id,
+        intent_id=row.intent_id,
+        counterparty=row.counterparty,
+        made_by_account=row.made_by_account,
+        price_fen=int(row.price_fen),
+        quantity=int(row.quantity),
+        status=bulk_model.OfferStatus(row.status),
+        buyer_hold=row.buyer_hold,
+        seller_hold=row.seller_hold,
+    )
+
+
+def _replace_offer(offer: bulk_model.Offer, **changes: Any) -> bulk_model.Offer:
+    from dataclasses import replace
+
+    return replace(offer, **changes)
+
+
+def _level(level: Any) -> dict[str, Any]:
+    return {"price_fen": level.price_fen, "quantity": level.quantity, "orders": level.orders}
+
+
+def _refusal_json(refused: Refused) -> dict[str, Any]:
+    return {"code": refused.refusal.code.value, "message": refused.refusal.message}
+
+
+def _limit(limit: int) -> int:
+    if type(limit) is not int or not 1 <= limit <= store.page_size_max:
+        raise Refused(Code.INVALID_REQUEST, f"limit must be 1-{store.page_size_max}")
+    return limit
+
+
+def _text(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise Refused(Code.ORDER_INVALID_FIELD, f"{name} must be given as text")
+    return value.strip()
+
+
+def _side(value: object) -> Side:
+    try:
+        return Side(str(value).lower())
+    except ValueError:
+        raise Refused(Code.ORDER_INVALID_FIELD, f"side must be buy or sell, not {value!r}") from None
+
+
+def _mode(value: object) -> MatchMode:
+    try:
+        return MatchMode(str(value or "auto").lower())
+    except ValueError:
+        raise Refused(Code.ORDER_INVALID_FIELD, f"mode must be auto or pick, not {value!r}") from None
+
+
+def _whole(value: object, what: str, maximum: int) -> int:
+    """Prices in whole fen and quantities in whole tonnes, positive and below absurdity."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise Refused(Code.ORDER_INVALID_FIELD, f"{what} must be a whole number, not {value!r}")
+    if isinstance(value, str):
+        if not value.strip().isdigit():
+            raise Refused(Code.ORDER_INVALID_FIELD, f"{what} must be a whole number, not {value!r}")
+        value = int(value.strip())
+    if value <= 0:
+        code = Code.ORDER_PRICE_NOT_POSITIVE if what == "price_fen" else Code.QUANTITY_NOT_POSITIVE
+        raise Refused(code, f"{what} must be positive, not {value}")
+    if value > maximum:
+        code = Code.ORDER_PRICE_OUTSIDE_LIMIT if what == "price_fen" else Code.ORDER_QUANTITY_TOO_LARGE
+        raise Refused(code, f"{what} {value} is above the limit of {maximum}")
+    return value
+
+
+def _yuan(fen: int) -> str:
+    from carbonmarket.core.units import format_fen
+
+    return format_fen(fen)
+
+
+def outcomes_ok(outcomes: Iterable[Outcome]) -> bool:
+    """Whether every outcome is a success (for scripts and tests)."""
+    return all(isinstance(o, Done) for o in outcomes)

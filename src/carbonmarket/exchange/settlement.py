@@ -1,0 +1,310 @@
+"""Settlement of exchange trades: delivery versus payment with fees, through `registry.postings`.
+
+Every trade of every modality (listed fills, bulk agreements, bidding and auction awards) settles
+here, inside the caller's transaction (rules 5 and 6): the units move seller → buyer (registry
+transaction type `trade`), the funds buyer → seller (`trade_payment`), both sides' fees to the
+exchange's `CN-FEES` (`fee`), spending the orders' or bids' holds in part. The three movements are
+three linked batches of one database transaction — a batch carries one registry transaction type —
+so a trade settles all or not at all. The trade is recorded in `exchange_trades` and the units
+the buyer received count as bought today (T+1).
+
+The exchange's rules that are numbers (modality bounds, fees, the resale rule, limits) are read
+here from `exchange/data/exchange.toml`, each with its source.
+"""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import Connection
+
+from carbonmarket.core.actors import Actor
+from carbonmarket.core.calendar import CHINA_STANDARD_TIME
+from carbonmarket.core.ids import derived_id
+from carbonmarket.core.instruments import FUNDS_ID
+from carbonmarket.core.results import Code, Refused
+from carbonmarket.exchange import store
+from carbonmarket.exchange.model import ListedRules, Modality
+from carbonmarket.registry import postings
+from carbonmarket.registry.postings import Authority, Move
+
+FEES_ACCOUNT = "CN-FEES"
+# Settlement ledger batches are named in the exchange's own space, apart from ids clients choose:
+# a client id never starts with '@' (registry.postings.internal_id).
+SETTLEMENT_PREFIX = "@xch:"
+_SCHEMA_VERSION = 1
+_BASIS_POINTS = 10_000
+
+
+@dataclass(frozen=True)
+class Fees:
+    """One side's fee of a modality: basis points of value (trading + settlement) plus fen per tonne."""
+
+    trading_bp: int
+    settlement_bp: int
+    fen_per_t: int
+
+    def of(self, value_fen: int, quantity: int) -> int:
+        """The fee in fen, rounded down, so fees of parts never exceed the fee of the whole."""
+        return value_fen * (self.trading_bp + self.settlement_bp) // _BASIS_POINTS + quantity * self.fen_per_t
+
+
+@dataclass(frozen=True)
+class ModalityRules:
+    """The bounds of one trading modality (DOMAIN.md §5 [reg])."""
+
+    session: str
+    lot_t: int
+    tick_fen: int
+    quantity_min_t: int
+    quantity_max_t: int
+    price_band_bp: int
+
+
+@dataclass(frozen=True)
+class ExchangeRules:
+    """Everything numeric the trading part obeys, from exchange/data/exchange.toml."""
+
+    listed: ModalityRules
+    bulk: ModalityRules
+    fees: Mapping[str, Fees]
+    bought_today_resellable: bool
+    listed_allowances: frozenset[str]
+    ccer_listed: bool
+    offers_per_intent_max: int
+    batch_commands_max: int
+    page_size_max: int
+    replay_lines_max: int
+    replay_file_bytes_max: int
+    price_fen_max: int
+    sources: Mapping[str, str]
+
+    def listed_rules(self) -> ListedRules:
+        """The engine's view of the listed agreement rules."""
+        return ListedRules(
+            tick_fen=self.listed.tick_fen,
+            lot_t=self.listed.lot_t,
+            order_quantity_max_t=self.listed.quantity_max_t,
+            price_band_bp=self.listed.price_band_bp,
+        )
+
+    def fee(self, modality: str, value_fen: int, quantity: int) -> int:
+        """One side's fee of a trade of this modality (the schedule is [?], exchange.toml [fees])."""
+        return self.fees[modality].of(value_fen, quantity)
+
+    def buy_reservation(self, modality: str, price_fen: int, quantity: int) -> int:
+        """Funds a buy order reserves: its value at the limit price plus the buyer's fee on it."""
+        value = price_fen * quantity
+        return value + self.fee(modality, value, quantity)
+
+
+@functools.cache
+def exchange_rules() -> ExchangeRules:
+    """The packaged exchange rules (exchange/data/exchange.toml), read once."""
+    text = (resources.files("carbonmarket.exchange") / "data" / "exchange.toml").read_text("utf-8")
+    return parse_rules(text)
+
+
+def parse_rules(text: str) -> ExchangeRules:
+    """Read a rules file laid out like exchange.toml, refusing missing sources and absurd values."""
+    document = tomllib.loads(text)
+    if document.get("schema_version") != _SCHEMA_VERSION:
+        raise ValueError(f"exchange rules schema_version must be {_SCHEMA_VERSION}")
+    sources = {name: _source(document, name) for name in ("listed", "bulk", "fees", "resale", "listing")}
+    listed, bulk, fees = document["listed"], document["bulk"], document["fees"]
+    fee_bp_max = _positive(fees, "fee_bp_max")
+    schedule = {}
+    for modality in Modality:
+        table = fees[modality.value]
+        schedule[modality.value] = Fees(
+            _natural(table, "trading_bp"), _natural(table, "settlement_bp"), _natural(table, "fen_per_t")
+        )
+        if schedule[modality.value].trading_bp + schedule[modality.value].settlement_bp > fee_bp_max:
+            raise ValueError(f"fees of {modality.value} exceed fee_bp_max = {fee_bp_max} bp")
+    limits = document["limits"]
+    return ExchangeRules(
+        listed=ModalityRules(
+            session=str(listed["session"]),
+            lot_t=_positive(listed, "lot_t"),
+            tick_fen=_positive(listed, "tick_fen"),
+            quantity_min_t=_positive(listed, "lot_t"),
+            quantity_max_t=_positive(listed, "order_quantity_max_t"),
+            price_band_bp=_positive(listed, "price_band_bp"),
+        ),
+        bulk=ModalityRules(
+            session=str(bulk["session"]),
+            lot_t=1,
+            tick_fen=_positive(bulk, "tick_fen"),
+            quantity_min_t=_positive(bulk, "quantity_min_t"),
+            quantity_max_t=_positive(bulk, "quantity_max_t"),
+            price_band_bp=_positive(bulk, "price_band_bp"),
+        ),
+        fees=schedule,
+        bought_today_resellable=bool(document["resale"]["bought_today_resellable"]),
+        listed_allowances=frozenset(str(a) for a in document["listing"]["allowances"]),
+        ccer_listed=bool(document["listing"]["ccer"]),
+        offers_per_intent_max=_positive(bulk, "offers_per_intent_max"),
+        batch_commands_max=_positive(limits, "batch_commands_max"),
+        page_size_max=_positive(limits, "page_size_max"),
+        replay_lines_max=_positive(limits, "replay_lines_max"),
+        replay_file_bytes_max=_positive(limits, "replay_file_bytes_max"),
+        price_fen_max=_positive(limits, "price_fen_max"),
+        sources=sources,
+    )
+
+
+def _source(document: Mapping[str, Any], table: str) -> str:
+    value = document.get(table, {}).get("source")
+    if not isinstance(value, str) or not value.rstrip().endswith(("[reg]", "[seed]", "[sec]", "[?]")):
+        raise ValueError(f"[{table}] needs a source ending in its DOMAIN.md tag")
+    return value
+
+
+def _positive(table: Mapping[str, Any], name: str) -> int:
+    value = table.get(name)
+    if type(value) is not int or value <= 0:
+        raise ValueError(f"{name} must be a positive whole number, not {value!r}")
+    return value
+
+
+def _natural(table: Mapping[str, Any], name: str) -> int:
+    value = table.get(name)
+    if type(value) is not int or value < 0:
+        raise ValueError(f"{name} must be a whole number ≥ 0, not {value!r}")
+    return value
+
+
+def trading_day(at: str) -> date:
+    """The trading day (China Standard Time) an ISO-8601 UTC timestamp falls on."""
+    try:
+        moment = datetime.fromisoformat(at)
+    except (TypeError, ValueError):
+        raise Refused(Code.EXCHANGE_INVALID_TIME, f"{at!r} is not an ISO-8601 time") from None
+    if moment.utcoffset() is None:
+        raise Refused(
+            Code.EXCHANGE_INVALID_TIME, f"{at!r} has no time zone; write it in UTC, e.g. ...Z or +00:00"
+        )
+    return moment.astimezone(CHINA_STANDARD_TIME).date()
+
+
+# --- settlement -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SettlementSpec:
+    """One trade to settle; the holds are the orders' or bids' reservations (None: spend available)."""
+
+    trade_id: str
+    modality: str
+    instrument: str
+    quantity: int
+    price_fen: int
+    buyer_account: str
+    seller_account: str
+    buyer_hold: str | None = None
+    seller_hold: str | None = None
+    buy_order_id: str | None = None
+    sell_order_id: str | None = None
+    aggressor: str | None = None
+
+
+def settle(connection: Connection, actor: Actor, trade: SettlementSpec, at: str) -> dict[str, Any]:
+    """Settle one trade, delivery versus payment with both sides' fees (DOMAIN.md §5 [reg]).
+
+    The actor is the exchange operator (`Authority.SETTLEMENT`): it spends the holds the parties
+    placed, and without holds it moves the parties' available units and funds.
+    """
+    return settle_many(connection, actor, [trade], at, batch_id=settlement_batch_id(trade.trade_id))[0]
+
+
+def settlement_batch_id(trade_id: str) -> str:
+    """The ledger batch a trade settles in, in the exchange's own id space (`@xch:<trade id>`)."""
+    return ledger_id("", trade_id)
+
+
+def ledger_id(kind: str, command_id: str) -> str:
+    """A ledger batch id of the exchange for a command or trade id (hashed when it would be too long)."""
+    text = f"{SETTLEMENT_PREFIX}{kind + ':' if kind else ''}{command_id}"
+    return text if len(text) <= 59 else "@" + derived_id(f"xch{kind}", command_id)
+
+
+def settle_many(
+    connection: Connection, actor: Actor, trades: Sequence[SettlementSpec], at: str, *, batch_id: str
+) -> list[dict[str, Any]]:
+    """Settle trades together: one linked batch per registry transaction type, all or none.
+
+    Group commit (`Exchange.submit_many`) settles a whole batch's fills in three ledger batches
+    named `<batch_id>`, `<batch_id>.pay` and `<batch_id>.fee`; a single trade's are named after it.
+    """
+    if not trades:
+        return []
+    rules = exchange_rules()
+    units: list[Move] = []
+    payments: list[Move] = []
+    fees: list[Move] = []
+    rows: list[dict[str, Any]] = []
+    bought: dict[tuple[str, str, str], int] = defaultdict(int)
+    day = trading_day(at).isoformat()
+    results = []
+    for trade in trades:
+        _check_spec(trade)
+        value = trade.price_fen * trade.quantity
+        buyer_fee = rules.fee(trade.modality, value, trade.quantity)
+        seller_fee = rules.fee(trade.modality, value, trade.quantity)
+        if seller_fee >= value:
+            raise AssertionError(f"fee {seller_fee} of trade {trade.trade_id} is not below its value {value}")
+        units.append(
+            Move(
+                trade.seller_account, trade.buyer_account, trade.instrument, trade.quantity, trade.seller_hold
+            )
+        )
+        payments.append(Move(trade.buyer_account, trade.seller_account, FUNDS_ID, value, trade.buyer_hold))
+        if buyer_fee:
+            fees.append(Move(trade.buyer_account, FEES_ACCOUNT, FUNDS_ID, buyer_fee, trade.buyer_hold))
+        if seller_fee:
+            fees.append(Move(trade.seller_account, FEES_ACCOUNT, FUNDS_ID, seller_fee))
+        row = {
+            "trade_id": trade.trade_id,
+            "modality": trade.modality,
+            "instrument": trade.instrument,
+            "price_fen": trade.price_fen,
+            "quantity": trade.quantity,
+            "buyer_account": trade.buyer_account,
+            "seller_account": trade.seller_account,
+            "buy_order_id": trade.buy_order_id,
+            "sell_order_id": trade.sell_order_id,
+            "buyer_fee_fen": buyer_fee,
+            "seller_fee_fen": seller_fee,
+            "aggressor": trade.aggressor,
+            "at": at,
+            "day": day,
+        }
+        rows.append(row)
+        bought[(trade.buyer_account, trade.instrument, day)] += trade.quantity
+        results.append({**row, "value_fen": value})
+    postings.move(connection, actor, batch_id, "trade", units, at, Authority.SETTLEMENT)
+    postings.move(connection, actor, f"{batch_id}.pay", "trade_payment", payments, at, Authority.SETTLEMENT)
+    if fees:
+        postings.move(connection, actor, f"{batch_id}.fee", "fee", fees, at, Authority.SETTLEMENT)
+    store.insert_trades(connection, rows)
+    store.add_bought(connection, bought)
+    return results
+
+
+def _check_spec(trade: SettlementSpec) -> None:
+    """A settlement names two different parties, a known modality and positive integer terms."""
+    if trade.modality not in {m.value for m in Modality}:
+        raise AssertionError(f"unknown modality {trade.modality!r}")
+    if trade.buyer_account == trade.seller_account:
+        raise Refused(Code.ORDER_SELF_TRADE, f"trade {trade.trade_id}: buyer and seller are one account")
+    for name in ("quantity", "price_fen"):
+        value = getattr(trade, name)
+        if type(value) is not int or value <= 0:
+            raise AssertionError(f"trade {trade.trade_id}: {name} must be a positive integer, not {value!r}")

@@ -1,0 +1,338 @@
+"""All SQL of the exchange's trading part: orders, trades, the T+1 bought-today ledger, bulk agreements.
+
+Nothing here commits (rule 8) and nothing here moves a unit: balances and holds belong to
+`registry.postings`. Statements used once per order are built once, with bind parameters, because
+building a statement costs more client CPU than sending it (bench/README.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from carbonmarket.db.tables_exchange import (
+    exchange_bought_today,
+    exchange_bulk_intents,
+    exchange_bulk_offers,
+    exchange_orders,
+    exchange_trades,
+)
+
+# The default and the largest page of any listing (rule 12).
+page_size_default = 100
+page_size_max = 500
+
+TRADE_COLUMNS = (
+    "trade_id",
+    "modality",
+    "instrument",
+    "price_fen",
+    "quantity",
+    "buyer_account",
+    "seller_account",
+    "buy_order_id",
+    "sell_order_id",
+    "buyer_fee_fen",
+    "seller_fee_fen",
+    "aggressor",
+    "at",
+    "day",
+)
+ORDER_CHANGE_COLUMNS = (
+    "price_fen",
+    "quantity",
+    "remaining",
+    "filled",
+    "status",
+    "hold_id",
+    "updated_at",
+    "reason",
+)
+
+_INSERT_ORDERS = insert(exchange_orders)
+_INSERT_TRADES = insert(exchange_trades)
+_UPDATE_ORDER = (
+    update(exchange_orders)
+    .where(exchange_orders.c.order_id == bindparam("k_order_id"))
+    .values({name: bindparam(f"v_{name}") for name in ORDER_CHANGE_COLUMNS})
+)
+_ORDERS_BY_ID = select(exchange_orders).where(
+    exchange_orders.c.order_id.in_(bindparam("ids", expanding=True))
+)
+
+
+# --- orders -----------------------------------------------------------------------------------------
+
+
+def insert_orders(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Record new orders (one multi-row statement)."""
+    if rows:
+        connection.execute(_INSERT_ORDERS, list(rows))
+
+
+def orders_by_id(connection: Connection, order_ids: Sequence[str]) -> dict[str, Row[Any]]:
+    """The orders with these ids that exist."""
+    if not order_ids:
+        return {}
+    return {row.order_id: row for row in connection.execute(_ORDERS_BY_ID, {"ids": list(order_ids)})}
+
+
+def get_order(connection: Connection, order_id: str) -> Row[Any] | None:
+    """One order, or None."""
+    return orders_by_id(connection, [order_id]).get(order_id)
+
+
+def update_orders(connection: Connection, changes: Mapping[str, Mapping[str, Any]]) -> None:
+    """Write the changed columns of orders (every column of ORDER_CHANGE_COLUMNS, executemany)."""
+    if not changes:
+        return
+    connection.execute(
+        _UPDATE_ORDER,
+        [
+            {"k_order_id": order_id, **{f"v_{name}": values[name] for name in ORDER_CHANGE_COLUMNS}}
+            for order_id, values in changes.items()
+        ],
+    )
+
+
+def orders(
+    connection: Connection,
+    *,
+    accounts: Sequence[str] | None = None,
+    instrument: str | None = None,
+    status: str | None = None,
+    limit: int = page_size_default,
+) -> list[dict[str, Any]]:
+    """Orders, newest first, filtered by accounts, instrument and status."""
+    o = exchange_orders
+    query = select(o).order_by(o.c.placed_at.desc(), o.c.order_id.desc()).limit(min(limit, page_size_max))
+    if accounts is not None:
+        query = query.where(o.c.account.in_(list(accounts)))
+    if instrument is not None:
+        query = query.where(o.c.instrument == instrument)
+    if status is not None:
+        query = query.where(o.c.status == status)
+    return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def open_orders(connection: Connection, instrument: str | None = None) -> list[Row[Any]]:
+    """Every open order (for the invariants and for the end of a day), oldest first."""
+    o = exchange_orders
+    query = select(o).where(o.c.status == "open").order_by(o.c.placed_at, o.c.order_id)
+    if instrument is not None:
+        query = query.where(o.c.instrument == instrument)
+    return list(connection.execute(query))
+
+
+# --- trades -----------------------------------------------------------------------------------------
+
+
+def insert_trade(connection: Connection, **row: Any) -> None:
+    """Record one trade of any modality (B3's bidding and auction settlements land here too)."""
+    insert_trades(connection, [row])
+
+
+def insert_trades(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Record trades (one multi-row statement); missing optional columns are NULL or 0."""
+    if not rows:
+        return
+    full = []
+    for row in rows:
+        unknown = set(row) - set(TRADE_COLUMNS)
+        if unknown:
+            raise AssertionError(f"unknown trade columns {sorted(unknown)}")
+        filled = {name: row.get(name) for name in TRADE_COLUMNS}
+        filled["buyer_fee_fen"] = filled["buyer_fee_fen"] or 0
+        filled["seller_fee_fen"] = filled["seller_fee_fen"] or 0
+        if filled["day"] is None:
+            from carbonmarket.exchange.settlement import trading_day
+
+            filled["day"] = trading_day(str(filled["at"])).isoformat()
+        full.append(filled)
+    connection.execute(_INSERT_TRADES, full)
+
+
+def trades(
+    connection: Connection,
+    *,
+    instrument: str | None = None,
+    modality: str | None = None,
+    start_at: str | None = None,
+    end_at: str | None = None,
+    accounts: Sequence[str] | None = None,
+    limit: int = page_size_default,
+) -> list[dict[str, Any]]:
+    """Trades in time order within [start_at, end_at), filtered by instrument, modality and party."""
+    t = exchange_trades
+    query = select(t).order_by(t.c.at, t.c.trade_id).limit(limit)
+    if instrument is not None:
+        query = query.where(t.c.instrument == instrument)
+    if modality is not None:
+        query = query.where(t.c.modality == modality)
+    if start_at is not None:
+        query = query.where(t.c.at >= start_at)
+    if end_at is not None:
+        query = query.where(t.c.at < end_at)
+    if accounts is not None:
+        query = query.where(
+            or_(t.c.buyer_account.in_(list(accounts)), t.c.seller_account.in_(list(accounts)))
+        )
+    return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def recent_trades(
+    connection: Connection, accounts: Sequence[str] | None, instrument: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """The newest trades first (a blotter), of some accounts or of everyone."""
+    t = exchange_trades
+    query = select(t).order_by(t.c.at.desc(), t.c.trade_id.desc()).limit(min(limit, page_size_max))
+    if accounts is not None:
+        query = query.where(
+            or_(t.c.buyer_account.in_(list(accounts)), t.c.seller_account.in_(list(accounts)))
+        )
+    if instrument is not None:
+        query = query.where(t.c.instrument == instrument)
+    return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def trade_count(connection: Connection) -> int:
+    """How many trades there are."""
+    return int(connection.execute(select(func.count()).select_from(exchange_trades)).scalar_one())
+
+
+def last_listed_price(connection: Connection, instrument: str) -> int | None:
+    """The price of the instrument's latest listed trade, if it ever traded."""
+    t = exchange_trades
+    row = connection.execute(
+        select(t.c.price_fen)
+        .where(t.c.instrument == instrument, t.c.modality == "listed")
+        .order_by(t.c.at.desc(), t.c.trade_id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else int(row.price_fen)
+
+
+# --- bought today (T+1) -------------------------------------------------------------------------------
+
+
+def bought_on(
+    connection: Connection, keys: Sequence[tuple[str, str]], day: str
+) -> dict[tuple[str, str], int]:
+    """Units each (account, instrument) bought on the trading day; missing pairs bought none."""
+    if not keys:
+        return {}
+    b = exchange_bought_today
+    wanted = set(keys)
+    accounts = sorted({account for account, _ in wanted})
+    rows = connection.execute(
+        select(b.c.account, b.c.instrument, b.c.quantity).where(b.c.day == day, b.c.account.in_(accounts))
+    )
+    found = {(r.account, r.instrument): int(r.quantity) for r in rows}
+    return {key: found.get(key, 0) for key in wanted}
+
+
+def add_bought(connection: Connection, bought: Mapping[tuple[str, str, str], int]) -> None:
+    """Add units bought to (account, instrument, day) rows, creating them as needed (an upsert)."""
+    if not bought:
+        return
+    b = exchange_bought_today
+    rows = [
+        {"account": a, "instrument": i, "day": d, "quantity": q}
+        for (a, i, d), q in sorted(bought.items())
+        if q
+    ]
+    if not rows:
+        return
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(b)
+    statement = statement.on_conflict_do_update(
+        index_elements=[b.c.account, b.c.instrument, b.c.day],
+        set_={"quantity": b.c.quantity + statement.excluded.quantity},
+    )
+    connection.execute(statement, rows)
+
+
+# --- bulk agreements ----------------------------------------------------------------------------------
+
+
+def insert_intent(connection: Connection, **row: Any) -> None:
+    """Record a posted bulk intent."""
+    connection.execute(insert(exchange_bulk_intents).values(**row))
+
+
+def get_intent(connection: Connection, intent_id: str, *, lock: bool = False) -> Row[Any] | None:
+    """A bulk intent, locked for a change when asked (PostgreSQL; SQLite holds its write lock)."""
+    query = select(exchange_bulk_intents).where(exchange_bulk_intents.c.intent_id == intent_id)
+    if lock and connection.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return connection.execute(query).first()
+
+
+def update_intent(connection: Connection, intent_id: str, **values: Any) -> None:
+    """Change an intent's status or remaining quantity."""
+    connection.execute(
+        update(exchange_bulk_intents).where(exchange_bulk_intents.c.intent_id == intent_id).values(**values)
+    )
+
+
+def intents(
+    connection: Connection,
+    *,
+    status: str | None = None,
+    instrument: str | None = None,
+    limit: int = page_size_default,
+) -> list[dict[str, Any]]:
+    """Bulk intents, newest first."""
+    i = exchange_bulk_intents
+    query = select(i).order_by(i.c.posted_at.desc(), i.c.intent_id).limit(min(limit, page_size_max))
+    if status is not None:
+        query = query.where(i.c.status == status)
+    if instrument is not None:
+        query = query.where(i.c.instrument == instrument)
+    return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def insert_offer(connection: Connection, **row: Any) -> None:
+    """Record an offer (terms) in a negotiation."""
+    connection.execute(insert(exchange_bulk_offers).values(**row))
+
+
+def get_offer(connection: Connection, offer_id: str) -> Row[Any] | None:
+    """One offer, or None."""
+    return connection.execute(
+        select(exchange_bulk_offers).where(exchange_bulk_offers.c.offer_id == offer_id)
+    ).first()
+
+
+def open_offers(connection: Connection, intent_id: str, counterparty: str | None = None) -> list[Row[Any]]:
+    """The current terms of an intent's negotiations (one per counterparty)."""
+    f = exchange_bulk_offers
+    query = (
+        select(f).where(f.c.intent_id == intent_id, f.c.status == "open").order_by(f.c.made_at, f.c.offer_id)
+    )
+    if counterparty is not None:
+        query = query.where(f.c.counterparty == counterparty)
+    return list(connection.execute(query))
+
+
+def update_offer(connection: Connection, offer_id: str, **values: Any) -> None:
+    """Change an offer's status, holds or trade."""
+    connection.execute(
+        update(exchange_bulk_offers).where(exchange_bulk_offers.c.offer_id == offer_id).values(**values)
+    )
+
+
+def offers(connection: Connection, intent_id: str) -> list[dict[str, Any]]:
+    """Every offer of an intent, in the order they were made."""
+    f = exchange_bulk_offers
+    rows = connection.execute(select(f).where(f.c.intent_id == intent_id).order_by(f.c.made_at, f.c.offer_id))
+    return [dict(row._mapping) for row in rows]
+
+
+def offer_count(connection: Connection, intent_id: str) -> int:
+    """How many offers an intent collected."""
+    f = exchange_bulk_offers
+    return int(connection.execute(select(func.count()).where(f.c.intent_id == intent_id)).scalar_one())
