@@ -1,7 +1,65 @@
-"""Web pages of the voluntary context."""
+"""Web pages of the voluntary context: the public CCER portal `/ccer`, a project's page
+`/ccer/projects/{id}`, a certificate `/ccer/certificates/{id}`, and the owner's console `/ccer/owner`.
+
+Public pages are rendered on the server from the same reads as the API (nothing on them needs a
+token); the search by serial number and the comment form are our small script (static/ccer.js)
+calling `/api/ccer`. The owner's console is a shell whose script fetches the signed-in owner's
+projects with the token from sessionStorage (static/ccer_owner.js), like the MRV pages.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from carbonmarket.api.deps import ServicesDep
+from carbonmarket.core.results import Refused
+from carbonmarket.voluntary.service import Voluntary
+from carbonmarket.web.pages import SECURITY_HEADERS, templates
 
 router = APIRouter(include_in_schema=False)
+
+
+def _ccer(services: ServicesDep, request: Request) -> Voluntary:
+    return Voluntary(services.engine, clock=getattr(request.app.state, "ccer_clock", None))
+
+
+@router.api_route("/ccer", methods=["GET", "HEAD"], response_class=HTMLResponse)
+def portal(request: Request, services: ServicesDep) -> HTMLResponse:
+    """Projects in disclosure (with the comment form), registered projects, issuances, cancellations."""
+    overview = _ccer(services, request).public_overview()
+    return templates.TemplateResponse(request, "ccer.html", {"o": overview}, headers=SECURITY_HEADERS)
+
+
+@router.api_route("/ccer/projects/{project_id}", methods=["GET", "HEAD"], response_class=HTMLResponse)
+def project_page(project_id: str, request: Request, services: ServicesDep) -> HTMLResponse:
+    """A project's public record: design, validation, disclosure and comments, reports and issuances."""
+    try:
+        project = _ccer(services, request).project(project_id)
+    except Refused as refused:
+        context = {"message": refused.refusal.message}
+        return templates.TemplateResponse(
+            request, "ccer_missing.html", context, status_code=404, headers=SECURITY_HEADERS
+        )
+    return templates.TemplateResponse(request, "ccer_project.html", {"p": project}, headers=SECURITY_HEADERS)
+
+
+@router.api_route("/ccer/certificates/{certificate_id}", methods=["GET", "HEAD"], response_class=HTMLResponse)
+def certificate_page(certificate_id: str, request: Request, services: ServicesDep) -> HTMLResponse:
+    """A public cancellation certificate."""
+    try:
+        certificate = _ccer(services, request).certificate(certificate_id)
+    except Refused as refused:
+        context = {"message": refused.refusal.message}
+        return templates.TemplateResponse(
+            request, "ccer_missing.html", context, status_code=404, headers=SECURITY_HEADERS
+        )
+    return templates.TemplateResponse(
+        request, "ccer_certificate.html", {"c": certificate}, headers=SECURITY_HEADERS
+    )
+
+
+@router.api_route("/ccer/owner", methods=["GET", "HEAD"], response_class=HTMLResponse)
+def owner_console(request: Request) -> HTMLResponse:
+    """The signed-in project owner's projects, their states and next steps."""
+    return templates.TemplateResponse(request, "ccer_owner.html", {}, headers=SECURITY_HEADERS)
