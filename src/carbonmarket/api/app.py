@@ -111,6 +111,7 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
 
 def _include_context_routers(app: FastAPI) -> None:
     """The routers and pages each context ships (MRV: roster, records, rules, review, verification)."""
+    from carbonmarket.mrv import trace_pages
     from carbonmarket.mrv.records import api as records_api
     from carbonmarket.mrv.records import pages as records_pages
     from carbonmarket.mrv.review import api as review_api
@@ -118,6 +119,7 @@ def _include_context_routers(app: FastAPI) -> None:
     from carbonmarket.mrv.roster import api as roster_api
     from carbonmarket.mrv.rules import api as rules_api
     from carbonmarket.mrv.verification import api as verification_api
+    from carbonmarket.mrv.verification import pages as verification_pages
 
     for router in (
         roster_api.router,
@@ -128,6 +130,8 @@ def _include_context_routers(app: FastAPI) -> None:
         verification_api.trace_router,
         records_pages.router,
         review_pages.router,
+        verification_pages.router,
+        trace_pages.router,
     ):
         app.include_router(router)
     _include_market_routers(app)

@@ -32,10 +32,12 @@ import typer
 from sqlalchemy import Engine
 
 from carbonmarket.core.actors import LOCAL_OPERATOR, Actor, Role, require_role
+from carbonmarket.core.ids import check_id
 from carbonmarket.core.results import Code, Refused
 from carbonmarket.db.command import run_read
 from carbonmarket.mrv.review.service import AlertView, Review, RosterDirectory, RulesAlerts, optional_module
 from carbonmarket.mrv.verification import store as verification_store
+from carbonmarket.mrv.verification.model import check_year
 from carbonmarket.mrv.verification.service import Verification
 
 # --- the hook for figures built on verified emissions -----------------------------------------------
@@ -64,11 +66,19 @@ def unregister_consumer(stage: str, name: str) -> None:
 # --- the trace ----------------------------------------------------------------------------------------
 
 
+def check_request(entity_id: str, year: int) -> None:
+    """Refuse an entity id that is not an id, or a year outside the platform's reporting years."""
+    check_id(entity_id, what="entity id")
+    check_year(year)
+
+
 def trace(engine: Engine, entity_id: str, year: int, actor: Actor = LOCAL_OPERATOR) -> dict[str, Any]:
     """The whole chain of one entity-year, from monthly parameters to the figures built on them.
 
     The caller authorises (`authorise`); `actor` is passed on to neighbours that check who reads.
+    A malformed id or an absurd year is refused (`check_request`) rather than traced to nothing.
     """
+    check_request(entity_id, year)
     gaps: list[str] = []
     entity = _entity(engine, entity_id, gaps)
     versions = _record_versions(engine, actor, entity_id, year, gaps)
@@ -289,7 +299,9 @@ def authorise(engine: Engine, actor: Actor, entity_id: str, year: int) -> None:
             return
         if scope.province is None:  # a national reviewer covers every entity, even one off the roster
             return
-        raise Refused(Code.FORBIDDEN, f"entity {entity_id!r} is outside {actor.username!r}'s review region")
+        raise Refused(
+            Code.FORBIDDEN, f"entity {entity_id!r} is outside the review region of {actor.username!r}"
+        )
 
     def verifies(connection: Any) -> bool:
         own = verification_store.body_of_verifier(connection, actor.username)
@@ -317,10 +329,13 @@ def trace_command(
     as_json: Json = False,
 ) -> None:
     """Trace an entity's year: parameters, rule results → report → verification → allocation, compliance."""
-    from carbonmarket.cli import console, database_url, emit
+    from carbonmarket.cli import console, database_url, emit, refuse
     from carbonmarket.db.engine import cached_engine
 
-    data = trace(cached_engine(database_url(db)), entity, year)
+    try:
+        data = trace(cached_engine(database_url(db)), entity, year)
+    except Refused as refused:
+        refuse(refused, as_json)
 
     def human() -> None:
         console.print(f"[bold]trace {entity} {year}[/]")

@@ -8,20 +8,22 @@ or numbers (read by their shortest decimal form); the service parses them and re
 values and wrong units with its own codes, listing every problem of the record in `details.problems`.
 
 Who may do what (until per-entity rights exist, see the report of issue 3): entity representatives,
-regulators and registry operators submit and check; any signed-in role but `public` reads.
+regulators and registry operators submit and check; they and reviewers (for the entities of their
+region) import files; any signed-in role but `public` reads.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 from carbonmarket.api.auth import CurrentActor
 from carbonmarket.api.deps import ServicesDep
 from carbonmarket.api.errors import ERROR_RESPONSES, WRITE_RESPONSES, outcome_response
+from carbonmarket.mrv.records.importer import file_bytes_max
 from carbonmarket.mrv.records.model import RawRecord, year_max, year_min
 from carbonmarket.mrv.records.service import Records, require_reader
 
@@ -103,6 +105,23 @@ def submit(body: SubmissionIn, actor: CurrentActor, service: RecordsDep) -> JSON
     """Submit a facility's month; the answer lists the validation model's findings and the version."""
     return outcome_response(
         service.submit_raw(actor, body.id, body.raw(), correct=body.correct, reason=body.reason)
+    )
+
+
+@router.post("/imports", status_code=201, responses=WRITE_RESPONSES, response_model=None)
+def import_file(
+    actor: CurrentActor,
+    service: RecordsDep,
+    file: Annotated[UploadFile, File(description="CSV (UTF-8 or GBK) or .xlsx, one row per facility-month.")],
+    id: Annotated[str | None, Form(description="Command id; default: from the file's sha256.")] = None,
+    correct: Annotated[bool, Form(description="Months already submitted become corrections.")] = False,
+    reason: Annotated[str, Form(description="Why the corrections are made (needed with `correct`).")] = "",
+) -> JSONResponse:
+    """Import a monthly-data file: valid rows stored together, every other row listed with its reason."""
+    # One byte past the limit is enough for the importer to refuse the file as too large.
+    data = file.file.read(file_bytes_max + 1)
+    return outcome_response(
+        service.import_file(actor, data, file.filename, id or None, correct=correct, reason=reason)
     )
 
 

@@ -269,20 +269,15 @@ def import_monthly(
     returns the first result (`exists`); pass --id to import it as a new attempt.
     """
     from carbonmarket.cli import console, emit, emit_outcome
-    from carbonmarket.mrv.records.importer import read_monthly_file
 
     try:
         data = file.read_bytes()
     except OSError as error:
         emit_outcome(Refusal(Code.RECORD_FILE_UNREADABLE, f"{file}: {error.strerror or error}"), as_json)
         return
-    try:
-        parsed = read_monthly_file(data, file.name)
-    except Refused as refused:
-        emit_outcome(refused.refusal, as_json)
-        return
-    chosen = command_id or derived_id("mrv-import", parsed.file_sha256, correct, reason)
-    outcome = _records(db).import_records(LOCAL_OPERATOR, chosen, parsed, correct=correct, reason=reason)
+    outcome = _records(db).import_file(
+        LOCAL_OPERATOR, data, file.name, command_id, correct=correct, reason=reason
+    )
     if isinstance(outcome, Refusal):
         emit_outcome(outcome, as_json)
         return

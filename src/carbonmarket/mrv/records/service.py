@@ -17,6 +17,7 @@ by id, and the only check is that a facility keeps the entity and sector it firs
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from collections import defaultdict
 from collections.abc import Sequence
@@ -28,12 +29,12 @@ from sqlalchemy import Connection, Engine
 
 from carbonmarket.core.actors import Actor, Role, require_role
 from carbonmarket.core.clock import Clock, SystemClock
-from carbonmarket.core.ids import check_id
+from carbonmarket.core.ids import check_id, derived_id
 from carbonmarket.core.results import Code, Outcome, Refused
-from carbonmarket.db.command import run_command, run_read
+from carbonmarket.db.command import record_refusal, run_command, run_read
 from carbonmarket.mrv.model import Finding, MonthlyRecord, Severity
 from carbonmarket.mrv.records import store
-from carbonmarket.mrv.records.importer import ParsedFile
+from carbonmarket.mrv.records.importer import ParsedFile, ParsedRow, read_monthly_file
 from carbonmarket.mrv.records.model import (
     MonitoringPlan,
     Problem,
@@ -61,6 +62,10 @@ from carbonmarket.mrv.sectors.common import (
 )
 
 SUBMITTERS = {Role.ENTITY_REPRESENTATIVE, Role.REGULATOR, Role.REGISTRY_OPERATOR}
+# A reviewer imports the monthly data of the entities in their region (issue 3: "a reviewer can import
+# a province's monthly data"); rows of entities elsewhere are rejected one by one.
+IMPORTERS = SUBMITTERS | {Role.REVIEWER}
+IMPORT = "mrv.record.import"
 # A finding of this severity refuses the record (docs/mrv-contract.md: an error blocks acceptance).
 BLOCKING = Severity.ERROR
 history_rows_max = 5_000
@@ -258,6 +263,34 @@ class Records:
 
     # --- import -----------------------------------------------------------------------------------
 
+    def import_file(
+        self,
+        actor: Actor,
+        data: bytes,
+        file_name: str | None = None,
+        command_id: str | None = None,
+        *,
+        correct: bool = False,
+        reason: str = "",
+    ) -> Outcome:
+        """Read a monthly-data file (CSV in UTF-8 or GBK, or .xlsx) and import it (`import_records`).
+
+        A file that cannot be read as a whole (no id columns, not text, too large) is refused and
+        leaves nothing; the refusal is audited like any other. Without a `command_id` the command is
+        the user's file: the same bytes with the same options from the same user answer `exists`
+        with the first result.
+        """
+        digest = hashlib.sha256(data).hexdigest()
+        chosen = command_id or import_id(actor.username, digest, correct, reason)
+        try:
+            require_role(actor, IMPORTERS, "importing monthly data")
+            parsed = read_monthly_file(data, file_name)
+        except Refused as refused:
+            body = {"file_sha256": digest, "correct": correct, "reason": reason}
+            record_refusal(self.engine, self.clock, actor, IMPORT, chosen, body, refused)
+            return refused.refusal
+        return self.import_records(actor, chosen, parsed, correct=correct, reason=reason)
+
     def import_records(
         self,
         actor: Actor,
@@ -282,13 +315,17 @@ class Records:
         }
 
         def work(connection: Connection, at: str) -> dict[str, Any]:
-            require_role(actor, SUBMITTERS, "importing monthly data")
+            require_role(actor, IMPORTERS, "importing monthly data")
             if correct:
                 check_reason(reason)
             rejected = [error.as_json() for error in parsed.errors]
             accepted: list[dict[str, Any]] = []
             warnings = 0
+            outside = _outside_region(connection, actor, parsed.rows)
             for row in parsed.rows:
+                if row.row in outside:
+                    rejected.append(row.rejection(*outside[row.row]))
+                    continue
                 try:
                     done = self._accept(
                         connection, at, actor, command_id, row.record, correct, reason, upsert=correct
@@ -312,7 +349,7 @@ class Records:
                 "warnings": warnings,
             }
 
-        return run_command(self.engine, self.clock, actor, "mrv.record.import", command_id, body, work)
+        return run_command(self.engine, self.clock, actor, IMPORT, command_id, body, work)
 
     # --- monitoring plans -------------------------------------------------------------------------
 
@@ -558,6 +595,72 @@ def _previous(connection: Connection, record: MonthlyRecord) -> list[MonthlyReco
         for s in sorted(stored, key=lambda s: (s.record.year, s.record.month))
         if (s.record.year, s.record.month) != (record.year, record.month)
     ]
+
+
+def import_id(username: str, file_sha256: str, correct: bool, reason: str) -> str:
+    """The default command id of an import: who sends which file with which options.
+
+    The same person sending the same file again gets the first result (`exists`). The user is part
+    of the id because a command's id belongs to whoever first used it: without it, a second person
+    uploading the same file would be refused for reusing someone else's id.
+    """
+    return derived_id("mrv-import", username, file_sha256, correct, reason)
+
+
+def _outside_region(
+    connection: Connection, actor: Actor, rows: Sequence[ParsedRow]
+) -> dict[int, tuple[str, str]]:
+    """The rows a reviewer may not import, by row number, with the refusal's code and words.
+
+    Only reviewers are bounded by region: their scope (mrv/review) must cover the entity's place on
+    the roster (mrv/roster). A national reviewer covers every entity, even one the roster lacks; a
+    provincial or municipal one cannot place an entity the roster lacks, so that row is rejected.
+    """
+    if actor.superuser or actor.role is not Role.REVIEWER:
+        return {}
+    review_store = _optional("carbonmarket.mrv.review.store")
+    roster_store = _optional("carbonmarket.mrv.roster.store")
+    scope = None if review_store is None else review_store.get_reviewer(connection, actor.username)
+    if scope is None:
+        raise Refused(
+            Code.REVIEW_REVIEWER_NOT_ASSIGNED,
+            f"reviewer {actor.username!r} has no tier or region yet, so no entity is theirs to import; "
+            "a regulator assigns one",
+        )
+    if scope.province is None:
+        return {}
+    places: dict[str, tuple[str, str | None] | None] = {}
+    outside: dict[int, tuple[str, str]] = {}
+    for row in rows:
+        entity_id = row.record.entity_id
+        if entity_id not in places:
+            found = None if roster_store is None else roster_store.get_entity(connection, entity_id)
+            places[entity_id] = None if found is None else (found[0].province, found[0].city)
+        place = places[entity_id]
+        if place is None:
+            outside[row.row] = (
+                Code.REVIEW_ENTITY_NOT_FOUND.value,
+                f"entity {entity_id!r} is not on the roster, so it cannot be placed in "
+                f"{scope.describe()}: add it to the roster first",
+            )
+        elif not scope.covers(*place):
+            where = "/".join(p for p in place if p)
+            outside[row.row] = (
+                Code.REVIEW_OUT_OF_SCOPE.value,
+                f"entity {entity_id!r} is in {where}, outside the region of {actor.username!r}: "
+                f"{scope.describe()}",
+            )
+    return outside
+
+
+def _optional(name: str) -> ModuleType | None:
+    """Another MRV part's module, or None while that part is not installed."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as missing:
+        if missing.name is not None and name.startswith(missing.name):
+            return None
+        raise
 
 
 def require_reader(actor: Actor) -> None:

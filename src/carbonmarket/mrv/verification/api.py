@@ -22,7 +22,7 @@ from carbonmarket.api.errors import ERROR_RESPONSES, WRITE_RESPONSES
 from carbonmarket.core.actors import Role, require_role
 from carbonmarket.core.results import Code, Refused
 from carbonmarket.mrv.review.api import answer, outcome
-from carbonmarket.mrv.trace import authorise, trace
+from carbonmarket.mrv.trace import authorise, check_request, trace
 from carbonmarket.mrv.verification.service import Verification, page_size_max
 
 
@@ -350,6 +350,7 @@ def trace_entity_year(
     require_role(actor, {Role.REGULATOR, Role.REVIEWER, Role.VERIFIER}, "tracing an entity's data")
 
     def call() -> dict[str, Any]:
+        check_request(entity_id, year)
         authorise(services.engine, actor, entity_id, year)
         return trace(services.engine, entity_id, year, actor)
 
