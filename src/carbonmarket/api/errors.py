@@ -76,6 +76,7 @@ _FORBIDDEN = frozenset(
         "review_out_of_scope",
         "review_reviewer_not_assigned",
         "verification_not_of_body",
+        "compliance_out_of_province",
     }
 )
 

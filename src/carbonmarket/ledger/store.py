@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, tuple_, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from carbonmarket.db.raw import Sql, SqlByArity
@@ -29,9 +29,29 @@ def ensure_balances(connection: Connection, keys: Sequence[Key]) -> None:
 
 def lock_balances(connection: Connection, keys: Sequence[Key]) -> dict[Key, Balance]:
     """Read and lock the balances in key order; concurrent batches queue instead of deadlocking."""
+    return _select_balances(connection, keys, lock=True)
+
+
+def _select_balances(connection: Connection, keys: Sequence[Key], *, lock: bool) -> dict[Key, Balance]:
+    """Balances of the keys, in key order; locked with FOR UPDATE on PostgreSQL when `lock`.
+
+    PostgreSQL gets the keys as two arrays joined to the primary key, so a batch of 100,000 keys is
+    100,000 index look-ups; a row-value IN list of that size makes the planner test every row of
+    the instrument against every pair (quadratic, bench/compliance.md). SQLite takes its write lock
+    at BEGIN and gets IN lists in slices within its limit on bound variables.
+    """
     if not keys:
         return {}
-    rows = _LOCK_BALANCES(len(keys)).all(connection, _key_parameters(keys))
+    if connection.dialect.name == "postgresql":
+        statement = _LOCK_BALANCES_PG if lock else _READ_BALANCES_PG
+        parameters = {"accounts": [a for a, _ in keys], "instruments": [i for _, i in keys]}
+        rows = statement.all(connection, parameters)
+    else:
+        rows = []
+        for start in range(0, len(keys), sqlite_keys_per_statement_max):
+            part = keys[start : start + sqlite_keys_per_statement_max]
+            rows.extend(_LOCK_BALANCES(len(part)).all(connection, _key_parameters(part)))
+        rows.sort()
     return {
         (account, instrument): Balance(int(total), int(held)) for account, instrument, total, held in rows
     }
@@ -56,6 +76,16 @@ _LOCK_BALANCES = SqlByArity(
         postgres_suffix=" FOR UPDATE",
     )
 )
+_BALANCES_BY_KEY_PG = (
+    "SELECT b.account_id, b.instrument_id, b.total, b.held FROM balances AS b "
+    "JOIN unnest(CAST(:accounts AS text[]), CAST(:instruments AS text[])) AS k(account_id, instrument_id) "
+    "ON b.account_id = k.account_id AND b.instrument_id = k.instrument_id "
+    "ORDER BY b.account_id, b.instrument_id"
+)
+_LOCK_BALANCES_PG = Sql(_BALANCES_BY_KEY_PG + " FOR UPDATE OF b")
+_READ_BALANCES_PG = Sql(_BALANCES_BY_KEY_PG)
+# SQLite's default limit is 32,766 bound variables; each key takes two.
+sqlite_keys_per_statement_max = 10_000
 _WRITE_BALANCE = Sql(
     "UPDATE balances SET total = :v_total, held = :v_held "
     "WHERE account_id = :k_account AND instrument_id = :k_instrument"
@@ -64,12 +94,7 @@ _WRITE_BALANCE = Sql(
 
 def read_balances(connection: Connection, keys: Sequence[Key]) -> dict[Key, Balance]:
     """Read balances without locking them (for checks and displays, not for writing)."""
-    if not keys:
-        return {}
-    query = select(balances.c.account_id, balances.c.instrument_id, balances.c.total, balances.c.held).where(
-        tuple_(balances.c.account_id, balances.c.instrument_id).in_(list(keys))
-    )
-    return {(r.account_id, r.instrument_id): Balance(r.total, r.held) for r in connection.execute(query)}
+    return _select_balances(connection, keys, lock=False)
 
 
 def write_balances(connection: Connection, changes: Mapping[Key, Balance]) -> None:
@@ -111,10 +136,26 @@ def insert_legs(
         inserted = _INSERT_LEG.one(connection, rows[0])
         assert inserted is not None, "INSERT ... RETURNING returns the new row's id"
         return [int(inserted[0])]
+    if connection.dialect.name == "sqlite":
+        # SQLite cannot return ids in parameter order from one multi-row insert, so SQLAlchemy
+        # would send one INSERT per leg; (batch_id, leg) is unique, so read the ids back instead.
+        connection.execute(insert(transfers), rows)
+        found = connection.execute(
+            _LEG_IDS, {"batch_id": batch_id, "first": first_leg, "last": first_leg + len(rows) - 1}
+        )
+        return [int(row[0]) for row in found]
     result = connection.execute(
         insert(transfers).returning(transfers.c.id, sort_by_parameter_order=True), rows
     )
     return [int(row[0]) for row in result]
+
+
+_LEG_IDS = (
+    select(transfers.c.id)
+    .where(transfers.c.batch_id == bindparam("batch_id"))
+    .where(transfers.c.leg.between(bindparam("first"), bindparam("last")))
+    .order_by(transfers.c.leg)
+)
 
 
 _INSERT_LEG = Sql(
@@ -285,6 +326,63 @@ def lock_hold(connection: Connection, hold_id: str) -> Row[Any] | None:
     if connection.dialect.name == "postgresql":
         query = query.with_for_update()
     return connection.execute(query).first()
+
+
+def insert_holds(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Record many new pending holds in one executemany (`postings.hold_many`)."""
+    if rows:
+        connection.execute(insert(holds), list(rows))
+
+
+def lock_holds(connection: Connection, hold_ids: Iterable[str]) -> dict[str, Row[Any]]:
+    """Read many holds in one statement, locked in id order on PostgreSQL (no deadlocks between batches)."""
+    ids = sorted(set(hold_ids))
+    if not ids:
+        return {}
+    query = _LOCK_HOLDS_PG if connection.dialect.name == "postgresql" else _LOCK_HOLDS
+    return {row.id: row for row in connection.execute(query, {"ids": ids})}
+
+
+def read_holds(connection: Connection, hold_ids: Iterable[str]) -> dict[str, Row[Any]]:
+    """Read many holds in one statement without locking them."""
+    ids = sorted(set(hold_ids))
+    if not ids:
+        return {}
+    return {row.id: row for row in connection.execute(_LOCK_HOLDS, {"ids": ids})}
+
+
+def consume_holds(connection: Connection, posted_totals: Mapping[str, int]) -> None:
+    """`consume_hold` for many holds in one executemany."""
+    if posted_totals:
+        connection.execute(
+            _CONSUME_HOLD, [{"k_id": hold_id, "v_posted": total} for hold_id, total in posted_totals.items()]
+        )
+
+
+def resolve_holds(connection: Connection, resolved: Sequence[tuple[str, str, int | None]], at: str) -> None:
+    """`resolve_hold` for many (hold id, status, posted) in one executemany."""
+    if resolved:
+        connection.execute(
+            _RESOLVE_HOLD,
+            [
+                {"k_id": hold_id, "v_status": status, "v_at": at, "v_posted": posted}
+                for hold_id, status, posted in resolved
+            ],
+        )
+
+
+_LOCK_HOLDS = select(holds).where(holds.c.id.in_(bindparam("ids", expanding=True))).order_by(holds.c.id)
+_LOCK_HOLDS_PG = _LOCK_HOLDS.with_for_update()
+_CONSUME_HOLD = (
+    update(holds).where(holds.c.id == bindparam("k_id")).values(posted_quantity=bindparam("v_posted"))
+)
+_RESOLVE_HOLD = (
+    update(holds)
+    .where(holds.c.id == bindparam("k_id"))
+    .values(
+        status=bindparam("v_status"), resolved_at=bindparam("v_at"), posted_quantity=bindparam("v_posted")
+    )
+)
 
 
 def get_hold(connection: Connection, hold_id: str) -> Row[Any] | None:
