@@ -69,10 +69,13 @@ def _wire_contexts() -> None:
 
 def _wire_markets() -> None:
     """Allocation, compliance, the exchange and the voluntary market (issues 4-6)."""
+    from carbonmarket import trace_links
     from carbonmarket.allocation.cli import allocation_app
     from carbonmarket.compliance.cli import compliance_app
     from carbonmarket.exchange.cli import exchange_app
     from carbonmarket.voluntary.cli import ccer_app
+
+    trace_links.register()
 
     app.add_typer(allocation_app, name="allocation")
     app.add_typer(compliance_app, name="compliance")

@@ -141,6 +141,9 @@ def _include_market_routers(app: FastAPI) -> None:
     """Allocation, compliance, the exchange and the voluntary market (issues 4-6): API and pages."""
     import importlib
 
+    from carbonmarket import trace_links
+
+    trace_links.register()
     for context in ("allocation", "compliance", "exchange", "voluntary"):
         for module_name in ("api", "pages"):
             module = importlib.import_module(f"carbonmarket.{context}.{module_name}")

@@ -55,3 +55,24 @@ def test_allocation_to_surrender_to_close_keeps_every_tonne_accounted_for(engine
     assert market.registry.balance(LOCAL_OPERATOR, "CN-SURRENDER")["balances"]["CEA24"] == 190_000
     assert compliance.trace("S1", 2024)["status"] == "met"
     assert market.reconciles()
+    _the_trace_runs_from_verification_to_allocation_and_compliance(engine)
+
+
+def _the_trace_runs_from_verification_to_allocation_and_compliance(engine: Engine) -> None:
+    """`carbonmarket trace` links the verified figure to the allocation and compliance figures built on it."""
+    from carbonmarket import trace_links
+    from carbonmarket.mrv import trace
+
+    trace_links.register()
+    chain = trace.trace(engine, "S2", 2024)
+    allocation = {figure["id"]: figure for figure in chain["allocation"]}
+    assert allocation["2024:position"]["figure"] == 80_000
+    compliance = {figure["id"]: figure for figure in chain["compliance"]}
+    assert compliance["2024:obligation"]["figure"] == 80_000
+    assert compliance["2024:obligation"]["owed_t"] == 10_000
+    assert compliance["2024:penalty"]["shortfall_t"] == 10_000
+    surrenders = [f for f in chain["compliance"] if ":surrender:" in f["id"]]
+    assert [s["figure"] for s in surrenders] == [70_000]
+    used = {(edge["to"], edge["kind"]) for edge in chain["edges"]}
+    assert ("compliance:2024:obligation", "used_by") in used
+    assert ("allocation:2024:position", "used_by") in used
