@@ -1,23 +1,43 @@
 """Property: after any random stream of listed orders, cancels and amendments (refused or not), on
 SQLite and PostgreSQL, every trade is settled exactly once, the ledger holds exactly what the open
-orders reserve, the book and the orders table agree, and the ledger reconciles."""
+orders reserve, the book and the orders table agree, and the ledger reconciles; and the same
+stream sent in group-commit batches ends exactly where it ends sent one command at a time."""
 
 from __future__ import annotations
 
 import itertools
+import shutil
+import uuid
 from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
+from carbonmarket.core.clock import FixedClock
+from carbonmarket.core.results import Done
+from carbonmarket.db.engine import make_engine
 from carbonmarket.db.tables import balances, holds
 from carbonmarket.exchange import store
 from carbonmarket.exchange.model import Modality
+from carbonmarket.exchange.service import Exchange
 from carbonmarket.exchange.settlement import exchange_rules
+from carbonmarket.registry.service import Registry
 from integration.exchange import trading_market
-from integration.exchange.trading_market import A_UNITS, ALICE, B_UNITS, BOB, CAROL, FUNDS_FEN, Market
+from integration.exchange.trading_market import (
+    A_UNITS,
+    ALICE,
+    B_UNITS,
+    BOB,
+    CAROL,
+    FUNDS_FEN,
+    OPERATOR,
+    Market,
+)
 
 market = trading_market.market
 market_template = trading_market.market_template
@@ -117,4 +137,174 @@ def test_any_command_stream_settles_every_trade_and_keeps_holds_consistent(
     assert (rebuilt is None) == (live is None)
     if rebuilt is not None and live is not None:
         assert rebuilt.snapshot() == live.snapshot()
+    assert market.registry.reconcile().ok
+
+
+def _copy(template: str, tmp_path: Path, name: str) -> Iterator[Market]:
+    """A fresh copy of the built market (as the `market` fixture makes one)."""
+    from conftest import PG_ADMIN_URL, drop_pg_database
+
+    if template.startswith("sqlite"):
+        copy = tmp_path / f"{name}.db"
+        shutil.copyfile(template.removeprefix("sqlite:///"), copy)
+        url = f"sqlite:///{copy}"
+    else:
+        database = f"cmx_{uuid.uuid4().hex[:12]}"
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{database}" TEMPLATE "{template.rsplit("/", 1)[1]}"'))
+        admin.dispose()
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + database
+    engine = make_engine(url)
+    clock = FixedClock(trading_market.MORNING)
+    try:
+        yield Market(engine, clock, Registry(engine, clock), Exchange(engine, clock))
+    finally:
+        engine.dispose()
+        if not url.startswith("sqlite"):
+            drop_pg_database(url)
+
+
+@pytest.fixture
+def twin(market_template: str, tmp_path: Path) -> Iterator[Market]:
+    """A second copy of the market, for the one-by-one side of the group-commit comparison."""
+    yield from _copy(market_template, tmp_path, "twin")
+
+
+def bodies_of(stream: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """The stream as order commands; cancels and amends name earlier orders of the stream."""
+    bodies: list[dict[str, Any]] = []
+    placed: list[str] = []
+    for command in stream:
+        if command[0] == "new":
+            _, account, side, price, quantity = command
+            order_id = f"g{next(_ids)}"
+            bodies.append(
+                {
+                    "type": "new",
+                    "order_id": order_id,
+                    "account": account,
+                    "instrument": "CEA24",
+                    "side": side,
+                    "price_fen": price,
+                    "quantity": quantity,
+                }
+            )
+            placed.append(order_id)
+        elif placed and command[0] == "cancel":
+            bodies.append({"type": "cancel", "order_id": placed[command[1] % len(placed)]})
+        elif placed:
+            order_id = placed[command[1] % len(placed)]
+            bodies.append(
+                {"type": "amend", "order_id": order_id, "price_fen": command[2], "quantity": command[3]}
+            )
+    return bodies
+
+
+def one_by_one(market: Market, body: dict[str, Any]) -> dict[str, Any]:
+    """A command sent alone, as the API sends it, with its result shaped like a batch's."""
+    x = market.exchange
+    command_id = f"c{next(_ids)}"
+    if body["type"] == "new":
+        fields = {k: body[k] for k in ("account", "instrument", "side", "price_fen", "quantity")}
+        outcome = x.place_order(OPERATOR, body["order_id"], **fields)
+    elif body["type"] == "cancel":
+        outcome = x.cancel_order(OPERATOR, command_id, body["order_id"])
+    else:
+        outcome = x.amend_order(OPERATOR, command_id, body["order_id"], body["price_fen"], body["quantity"])
+    if isinstance(outcome, Done):
+        return {"ok": True, "status": outcome.data["status"], "filled": outcome.data["filled"]}
+    return {"ok": False, "code": outcome.code.value}
+
+
+def ledger_state(market: Market) -> tuple[Any, ...]:
+    with market.engine.connect() as connection:
+        trades = [
+            (t["trade_id"], t["price_fen"], t["quantity"], t["buyer_account"], t["seller_account"])
+            for t in store.trades(connection, limit=100_000)
+        ]
+        orders = sorted((o.order_id, o.status, o.remaining, o.filled) for o in store.open_orders(connection))
+        cached = sorted(
+            (r.account_id, r.instrument_id, r.total, r.held) for r in connection.execute(select(balances))
+        )
+    return trades, orders, cached
+
+
+# Streams that trade a lot: prices near the reference close, some outside the band, some too large.
+_crossing_new = st.tuples(
+    st.just("new"),
+    st.sampled_from(sorted(MEMBERS)),
+    st.sampled_from(["buy", "sell"]),
+    st.one_of(st.integers(9_740, 9_760), st.just(8_700)),
+    st.one_of(st.integers(1, 400), st.just(150_000)),
+)
+crossing = st.lists(
+    st.one_of(
+        _crossing_new,
+        _crossing_new,
+        _crossing_new,
+        st.tuples(st.just("cancel"), st.integers(0, 40)),
+        st.tuples(st.just("amend"), st.integers(0, 40), st.integers(9_740, 9_760), st.integers(1, 500)),
+    ),
+    min_size=5,
+    max_size=40,
+)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stream=crossing, cuts=st.lists(st.integers(1, 25), min_size=1, max_size=4))
+def test_group_commit_ends_exactly_where_the_same_commands_sent_one_by_one_end(
+    market: Market, twin: Market, stream: list[tuple[Any, ...]], cuts: list[int]
+) -> None:
+    bodies = bodies_of(stream)
+    batched: list[dict[str, Any]] = []
+    start = 0
+    for size in [*cuts, len(bodies)]:
+        chunk = bodies[start : start + size]
+        start += size
+        if chunk:
+            outcome = market.exchange.submit_many(OPERATOR, f"batch{next(_ids)}", chunk)
+            assert isinstance(outcome, Done), outcome
+            batched += [
+                {"ok": True, "status": r["status"], "filled": r["filled"]}
+                if r["ok"]
+                else {"ok": False, "code": r["code"]}
+                for r in outcome.data["results"]
+            ]
+    assert batched == [one_by_one(twin, body) for body in bodies]
+    assert ledger_state(market) == ledger_state(twin)
+    check_invariants(market)
+    assert market.registry.reconcile().ok
+
+
+def test_a_seeded_busy_stream_in_batches_of_40_ends_as_one_by_one(market: Market, twin: Market) -> None:
+    import random
+
+    rng = random.Random(5)
+    stream: list[tuple[Any, ...]] = []
+    for _ in range(240):
+        roll = rng.random()
+        if roll < 0.15:
+            stream.append(("cancel", rng.randrange(40)))
+        elif roll < 0.25:
+            stream.append(("amend", rng.randrange(40), rng.randint(9_740, 9_760), rng.randint(1, 500)))
+        else:
+            side = rng.choice(["buy", "sell"])
+            stream.append(
+                ("new", rng.choice(["A-T", "B-T"]), side, rng.randint(9_740, 9_760), rng.randint(1, 400))
+            )
+    bodies = bodies_of(stream)
+    results = []
+    for start in range(0, len(bodies), 40):
+        outcome = market.exchange.submit_many(OPERATOR, f"busy{start}", bodies[start : start + 40])
+        assert isinstance(outcome, Done), outcome
+        results += outcome.data["results"]
+    alone = [one_by_one(twin, body) for body in bodies]
+    assert [r["ok"] for r in results] == [a["ok"] for a in alone]
+    state = ledger_state(market)
+    assert (
+        len(state[0]) > 25
+    )  # 33 fills here, of orders new and old to each batch (two accounts: many self-trades)
+    assert state == ledger_state(twin)
+    check_invariants(market)
     assert market.registry.reconcile().ok

@@ -28,6 +28,7 @@ entry.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -54,11 +55,9 @@ from carbonmarket.exchange.model import (
     MatchMode,
     Modality,
     NewOrder,
-    OrderAccepted,
     OrderAmended,
     OrderCancelled,
     OrderRejected,
-    OrderRested,
     Side,
     TradeExecuted,
     command_as_json,
@@ -69,6 +68,7 @@ from carbonmarket.exchange.settlement import (
     SettlementSpec,
     exchange_rules,
     ledger_id,
+    settle_batch,
     settle_many,
     settlement_batch_id,
     trading_day,
@@ -77,7 +77,7 @@ from carbonmarket.ledger.model import HoldKind
 from carbonmarket.registry import postings
 from carbonmarket.registry import store as registry_store
 from carbonmarket.registry.model import AccountType, check_acquiring, check_transferring
-from carbonmarket.registry.postings import Authority
+from carbonmarket.registry.postings import Authority, HoldSpec
 
 # The exchange's own identity for settlement: it spends the holds members placed (markets contract).
 SETTLEMENT_ACTOR = Actor("exchange-settlement", Role.EXCHANGE_OPERATOR)
@@ -87,9 +87,13 @@ CANCEL_EXPIRED = "expired"
 
 
 def order_hold_id(order_id: str, generation: int = 0) -> str:
-    """The ledger hold of an order (a new one after each amendment that changes the reservation)."""
-    text = f"xo:{order_id}" if generation == 0 else f"xo{generation}:{order_id}"
-    return text if len(text) <= 64 else derived_id("xo", order_id, generation)
+    """The ledger hold of an order (a new one after each amendment that changes the reservation).
+
+    In the internal '@' id space (`registry.postings.internal_id`), like settlement batches: a
+    client's own hold (a registry freeze) can never start with '@', so it never takes an order's.
+    """
+    text = f"@xo:{order_id}" if generation == 0 else f"@xo{generation}:{order_id}"
+    return text if len(text) <= 64 else "@" + derived_id("xo", order_id, generation)
 
 
 def _reference_close(connection: Connection, instrument: str, day: date) -> int:
@@ -109,6 +113,9 @@ class BookState:
     book: Book | None
     seq: int = 0
     day: str | None = None
+    # The book's open orders as stored, each with what its reservation still reserves; None until
+    # loaded (one query) and again whenever the book caught up with commands another process wrote.
+    resting: dict[str, tuple[dict[str, Any], int]] | None = None
 
 
 @dataclass
@@ -210,15 +217,7 @@ class Exchange:
         bodies = [dict(c) for c in commands]
 
         def work(tx: _Tx) -> dict[str, Any]:
-            results = []
-            for body in bodies:
-                tx.applied = False
-                try:
-                    results.append(self._apply_one(tx, body, single=False))
-                except Refused as refused:
-                    if tx.applied:
-                        raise
-                    results.append({"order_id": body.get("order_id"), "ok": False, **_refusal_json(refused)})
+            results = self._plan_and_commit(tx, bodies, single=False)
             accepted = sum(1 for r in results if r.get("ok"))
             return {
                 "batch": batch_id,
@@ -233,8 +232,30 @@ class Exchange:
 
     def _single(self, actor: Actor, kind: str, command_id: str, body: dict[str, Any]) -> Outcome:
         return self._run(
-            actor, kind, command_id, body, lambda tx: self._apply_one(tx, body, single=True), [body]
+            actor,
+            kind,
+            command_id,
+            body,
+            lambda tx: self._plan_and_commit(tx, [body], single=True)[0],
+            [body],
         )
+
+    def _plan_and_commit(
+        self, tx: _Tx, bodies: Sequence[dict[str, Any]], *, single: bool
+    ) -> list[dict[str, Any]]:
+        """Plan every command of the batch in order, then apply the plan (`_Batch`)."""
+        batch = _Batch(self, tx, bodies)
+        results = []
+        for body in bodies:
+            tx.applied = False
+            try:
+                results.append(batch.plan(body))
+            except Refused as refused:
+                if single or tx.applied:
+                    raise
+                results.append({"order_id": body.get("order_id"), "ok": False, **_refusal_json(refused)})
+        tx.settled += batch.commit()
+        return results
 
     def _run(
         self,
@@ -255,7 +276,8 @@ class Exchange:
                 for instrument in sorted(instruments):
                     self._open_book(tx, instrument)
                 data = work(tx)
-                self._flush(tx)
+                self._flush_journal(tx)
+                self._flush_orders(tx)
                 return data
             except BaseException:
                 for instrument in tx.books:
@@ -264,221 +286,6 @@ class Exchange:
 
         with self._lock:
             return run_command(self.engine, self.clock, actor, kind, command_id, body, transaction)
-
-    # --- one command ------------------------------------------------------------------------------
-
-    def _apply_one(self, tx: _Tx, body: dict[str, Any], *, single: bool) -> dict[str, Any]:
-        """Check, journal, match and settle one order command (module text, steps 1-5)."""
-        kind = body.get("type")
-        if kind == "new":
-            return self._new(tx, body, single)
-        if kind in ("cancel", "amend"):
-            return self._change(tx, body, single)
-        raise Refused(
-            Code.ORDER_INVALID_FIELD, f"unknown command type {kind!r}; expected new, cancel or amend"
-        )
-
-    def _new(self, tx: _Tx, body: dict[str, Any], single: bool) -> dict[str, Any]:
-        order_id = check_id(_text(body, "order_id"), what="order id")
-        account = _text(body, "account")
-        instrument = parse_instrument(_text(body, "instrument")).text
-        side = _side(body.get("side"))
-        mode = _mode(body.get("mode"))
-        price = _whole(body.get("price_fen"), "price_fen", self.rules.price_fen_max)
-        quantity = _whole(body.get("quantity"), "quantity", 10**12)
-        pick = body.get("pick_order_id")
-        if pick is not None and not isinstance(pick, str):
-            raise Refused(Code.ORDER_INVALID_FIELD, "pick_order_id must be an order id")
-        self._check_account(tx, account)
-        self._check_not_used(tx, order_id)
-        if instrument not in tx.books:
-            self._check_listed(tx.connection, instrument)
-            self._open_book(tx, instrument)
-        state = tx.books[instrument]
-        assert state.book is not None
-        if side is Side.BUY:
-            self._check_may_receive(tx, account, instrument)
-        if side is Side.SELL:
-            self._check_units(tx, account, instrument, quantity)
-            reserve, reserve_in = quantity, instrument
-        else:
-            reserve = self.rules.buy_reservation(Modality.LISTED, price, quantity)
-            self._check_funds(tx, account, reserve)
-            reserve_in = FUNDS_ID
-        command = NewOrder(order_id, account, instrument, side, price, quantity, tx.at, mode, pick)
-        events = self._journal_and_apply(tx, instrument, command, single)
-        hold_id = order_hold_id(order_id)
-        self._hold(tx, hold_id, account, reserve_in, reserve)
-        tx.new_orders[order_id] = {
-            "order_id": order_id,
-            "account": account,
-            "instrument": instrument,
-            "side": side.value,
-            "mode": mode.value,
-            "price_fen": price,
-            "quantity": quantity,
-            "remaining": quantity,
-            "filled": 0,
-            "status": "open",
-            "hold_id": hold_id,
-            "placed_by": tx.actor.username,
-            "placed_at": tx.at,
-            "updated_at": tx.at,
-            "reason": None,
-        }
-        return self._after_events(tx, instrument, order_id, events)
-
-    def _change(self, tx: _Tx, body: dict[str, Any], single: bool) -> dict[str, Any]:
-        order_id = _text(body, "order_id")
-        order = self._order(tx, order_id)
-        if order is None:
-            raise Refused(Code.ORDER_NOT_FOUND, f"order {order_id!r} does not exist")
-        self._require_may_order(tx, order["account"])
-        if order["status"] != "open":
-            raise Refused(Code.EXCHANGE_ORDER_NOT_OPEN, f"order {order_id!r} is {order['status']}, not open")
-        instrument = order["instrument"]
-        if instrument not in tx.books:
-            self._open_book(tx, instrument)
-        command: Command
-        if body["type"] == "cancel":
-            command = CancelOrder(order_id, order["account"], tx.at)
-            events = self._journal_and_apply(tx, instrument, command, single)
-            return self._after_events(tx, instrument, order_id, events)
-        price = body.get("price_fen")
-        quantity = body.get("quantity")
-        new_price = None if price is None else _whole(price, "price_fen", self.rules.price_fen_max)
-        new_quantity = None if quantity is None else _whole(quantity, "quantity", 10**12)
-        state = tx.books[instrument]
-        assert state.book is not None
-        resting = state.book.order(order_id)
-        if resting is None:
-            raise Refused(Code.EXCHANGE_ORDER_NOT_OPEN, f"order {order_id!r} is no longer resting")
-        total = resting.quantity if new_quantity is None else new_quantity
-        remaining = max(total - (resting.quantity - resting.remaining), 0)
-        limit = resting.price_fen if new_price is None else new_price
-        held = postings.hold_state(tx.connection, order["hold_id"])
-        still_held = held["remaining"] if held else 0
-        if order["side"] == Side.SELL.value:
-            need, need_in = remaining, instrument
-            self._check_units(tx, order["account"], instrument, need - still_held)
-        else:
-            need, need_in = self.rules.buy_reservation(Modality.LISTED, limit, remaining), FUNDS_ID
-            self._check_funds(tx, order["account"], need - still_held)
-        command = AmendOrder(order_id, order["account"], tx.at, new_price, new_quantity)
-        events = self._journal_and_apply(tx, instrument, command, single)
-        postings.release(tx.connection, order["hold_id"], tx.at)
-        # The amendment's own journal position names the new hold, so it is unique and replayable.
-        hold_id = order_hold_id(order_id, state.seq)
-        if need > 0:
-            self._hold(tx, hold_id, order["account"], need_in, need)
-        self._update(tx, order_id, hold_id=hold_id if need > 0 else None)
-        return self._after_events(tx, instrument, order_id, events)
-
-    def _journal_and_apply(self, tx: _Tx, instrument: str, command: Command, single: bool) -> list[Event]:
-        """Journal the command, then let the engine apply it; a refusal of the engine is a refusal here."""
-        stream = journal.listed_stream(instrument)
-        state = tx.books[instrument]
-        assert state.book is not None
-        entry = command_as_json(command)
-        if single:
-            journal.append_many(tx.connection, stream, tx.heads[stream], [(entry, tx.at)])
-            tx.heads[stream] += 1
-            state.seq = tx.heads[stream]
-        events = state.book.apply(command)
-        rejected = next((e for e in events if isinstance(e, OrderRejected)), None)
-        if rejected is not None:
-            # The engine left the book as it was; in a batch the command is simply not journalled.
-            raise Refused(Code(rejected.code), rejected.message, order_id=rejected.order_id)
-        tx.applied = True
-        if not single:
-            tx.pending_journal.setdefault(stream, []).append((entry, tx.at))
-            state.seq += 1
-        return events
-
-    def _after_events(self, tx: _Tx, instrument: str, order_id: str, events: list[Event]) -> dict[str, Any]:
-        """Settle every fill, update the orders it touched, release the holds of finished orders."""
-        trades: list[SettlementSpec] = []
-        finished: list[tuple[str, str]] = []
-        for event in events:
-            if isinstance(event, TradeExecuted):
-                buy = self._order(tx, event.buy_order_id)
-                sell = self._order(tx, event.sell_order_id)
-                assert buy is not None and sell is not None, "the engine matched orders we recorded"
-                trades.append(
-                    SettlementSpec(
-                        trade_id=event.trade_id,
-                        modality=Modality.LISTED.value,
-                        instrument=event.instrument,
-                        quantity=event.quantity,
-                        price_fen=event.price_fen,
-                        buyer_account=event.buy_account,
-                        seller_account=event.sell_account,
-                        buyer_hold=buy["hold_id"],
-                        seller_hold=sell["hold_id"],
-                        buy_order_id=event.buy_order_id,
-                        sell_order_id=event.sell_order_id,
-                        aggressor=event.aggressor.value,
-                    )
-                )
-                for touched, fill in ((buy, event.quantity), (sell, event.quantity)):
-                    remaining = touched["remaining"] - fill
-                    self._update(
-                        tx,
-                        touched["order_id"],
-                        remaining=remaining,
-                        filled=touched["filled"] + fill,
-                        status="open" if remaining else "filled",
-                    )
-                    if not remaining:
-                        finished.append((touched["order_id"], "filled"))
-            elif isinstance(event, OrderCancelled):
-                self._update(tx, event.order_id, remaining=0, status="cancelled", reason=event.reason)
-                finished.append((event.order_id, event.reason))
-            elif isinstance(event, OrderAmended):
-                order = self._order(tx, event.order_id)
-                assert order is not None
-                self._update(
-                    tx,
-                    event.order_id,
-                    price_fen=event.price_fen,
-                    quantity=event.quantity,
-                    remaining=event.remaining,
-                    filled=event.quantity - event.remaining,
-                )
-            elif isinstance(event, OrderRested | OrderAccepted):
-                continue
-        if trades:
-            settle_many(
-                tx.connection,
-                SETTLEMENT_ACTOR,
-                trades,
-                tx.at,
-                batch_id=settlement_batch_id(trades[0].trade_id),
-            )
-            tx.settled += len(trades)
-        for finished_id, _reason in finished:
-            order = self._order(tx, finished_id)
-            if order is not None and order["hold_id"]:
-                postings.release(tx.connection, order["hold_id"], tx.at)
-        order = self._order(tx, order_id)
-        assert order is not None
-        return {
-            "ok": True,
-            "order_id": order_id,
-            "status": order["status"],
-            "remaining": order["remaining"],
-            "filled": order["filled"],
-            "trades": [
-                {
-                    "trade_id": t.trade_id,
-                    "price_fen": t.price_fen,
-                    "quantity": t.quantity,
-                    "buyer": t.buyer_account,
-                    "seller": t.seller_account,
-                }
-                for t in trades
-            ],
-        }
 
     # --- books and the journal ----------------------------------------------------------------------
 
@@ -494,6 +301,7 @@ class Exchange:
             for entry in journal.read(tx.connection, stream, state.seq, head):
                 self._replay_entry(state, instrument, entry.command)
                 state.seq = entry.seq
+            state.resting = None
         self._books[instrument] = state
         tx.books[instrument] = state
         if state.day != tx.day:
@@ -508,13 +316,20 @@ class Exchange:
         tx.heads[stream] += 1
         expired = self._replay_entry(state, instrument, entry)
         state.seq = tx.heads[stream]
+        rows = store.orders_by_id(tx.connection, [event.order_id for event in expired])
+        holds = []
         for event in expired:
-            order = self._order(tx, event.order_id)
-            if order is None:
+            if event.order_id not in rows:
                 continue
+            tx.loaded.setdefault(event.order_id, dict(rows[event.order_id]._mapping))
+            order = self._order(tx, event.order_id)
+            assert order is not None
             self._update(tx, event.order_id, remaining=0, status="cancelled", reason=CANCEL_EXPIRED)
             if order["hold_id"]:
-                postings.release(tx.connection, order["hold_id"], tx.at)
+                holds.append(order["hold_id"])
+        postings.release_many(tx.connection, holds, tx.at)
+        # Every order rested for one day only: the book is empty now.
+        state.resting = {}
 
     def _replay_entry(self, state: BookState, instrument: str, entry: dict[str, Any]) -> list[OrderCancelled]:
         """Apply one journal entry to a book in memory; an `open_day` returns the orders it expired."""
@@ -531,13 +346,50 @@ class Exchange:
         state.book.apply(command_from_json(entry))
         return []
 
-    def _flush(self, tx: _Tx) -> None:
-        """Write the batch's journal rows and order rows (one statement per table)."""
+    def _flush_journal(self, tx: _Tx) -> None:
+        """Write the batch's journal rows (one insert per stream), before anything is applied."""
         for stream, entries in sorted(tx.pending_journal.items()):
             journal.append_many(tx.connection, stream, tx.heads[stream], entries)
             tx.heads[stream] += len(entries)
+        tx.pending_journal.clear()
+
+    def _flush_orders(self, tx: _Tx) -> None:
+        """Write the batch's new and changed order rows (one statement each)."""
         store.insert_orders(tx.connection, list(tx.new_orders.values()))
         store.update_orders(tx.connection, {k: v for k, v in tx.changed.items() if k not in tx.new_orders})
+
+    def _load_resting(self, tx: _Tx, instrument: str, state: BookState) -> None:
+        """The book's open orders and what their holds still reserve, unless this process knows them."""
+        if state.resting is not None:
+            return
+        rows = [dict(row._mapping) for row in store.open_orders(tx.connection, instrument)]
+        holds = postings.hold_states(tx.connection, [r["hold_id"] for r in rows if r["hold_id"]])
+        state.resting = {
+            r["order_id"]: (r, holds[r["hold_id"]]["remaining"] if r["hold_id"] in holds else 0) for r in rows
+        }
+
+    def _hold_many(self, tx: _Tx, orders: Sequence[tuple[dict[str, Any], _Reservation]]) -> None:
+        """Reserve what resting orders need, in one batch; members reserve on their account's right."""
+        actor = tx.actor
+        operator = actor.superuser or actor.role in OPERATOR_ROLES
+        specs = [
+            HoldSpec(
+                reservation.hold_id,  # type: ignore[arg-type]
+                HoldKind.ORDER,
+                order["account"],
+                FUNDS_ID if order["side"] == Side.BUY.value else order["instrument"],
+                reservation.left,
+                reason="exchange order",
+            )
+            for order, reservation in orders
+        ]
+        postings.hold_many(
+            tx.connection,
+            SETTLEMENT_ACTOR if operator else actor,
+            specs,
+            tx.at,
+            Authority.SETTLEMENT if operator else Authority.HOLDER,
+        )
 
     def rebuild(self, instrument: str) -> Book | None:
         """A fresh book of the instrument built from its journal alone (replay determinism)."""
@@ -562,6 +414,8 @@ class Exchange:
             for entry in entries:
                 self._replay_entry(state, canonical, entry.command)
                 state.seq = entry.seq
+            if entries:
+                state.resting = None
             if state.book is not None:
                 self._books[canonical] = state
             return state.book
@@ -635,11 +489,6 @@ class Exchange:
         self._require_may_order(tx, account)
         tx.accounts_checked.add(account)
 
-    def _check_may_receive(self, tx: _Tx, account: str, instrument: str) -> None:
-        """A buyer's account must be able to hold what it buys (UK 2006: individuals hold no allowances)."""
-        found = postings.accounts(tx.connection, [account])[account]
-        check_acquiring(found, account, parse_instrument(instrument).kind, None)
-
     def _require_may_order(self, tx: _Tx, account: str) -> None:
         actor = tx.actor
         if actor.superuser or actor.role in OPERATOR_ROLES:
@@ -651,11 +500,6 @@ class Exchange:
             f"ordering for {account!r} needs an exchange member with the initiate right on it; "
             f"{actor.username!r} is {actor.role.value}",
         )
-
-    def _check_not_used(self, tx: _Tx, order_id: str) -> None:
-        """An order id names one order for ever (rule 4), whichever way it was sent."""
-        if order_id in tx.new_orders or self._order(tx, order_id) is not None:
-            raise Refused(Code.ORDER_EXISTS, f"order id {order_id!r} has already been used")
 
     def _check_units(self, tx: _Tx, account: str, instrument: str, quantity: int) -> None:
         """A sell needs tradable units: available, and not bought today (DOMAIN.md §5 [reg], T+1 [sec])."""
@@ -1186,6 +1030,447 @@ class Exchange:
 
     def _now(self) -> str:
         return self.clock.now().isoformat(timespec="microseconds")
+
+
+# --- group commit: a batch planned in memory, then applied in phases ----------------------------------
+
+
+@dataclass
+class _Reservation:
+    """What an order's current reservation still reserves, and whether it is a ledger hold already.
+
+    A reservation made in this batch (`in_ledger` False) becomes a ledger hold only if its order
+    still rests when the batch ends; until then its fills spend the units or funds directly.
+    """
+
+    hold_id: str | None
+    left: int
+    in_ledger: bool
+    spent: bool = False
+
+
+@dataclass
+class _Fill:
+    """A trade of the batch with the ledger holds its legs spend (None: spent from what is available)."""
+
+    event: TradeExecuted
+    buyer_hold: str | None
+    seller_hold: str | None
+
+
+class _Batch:
+    """Plan a batch of order commands in memory, exactly as if each were applied alone in order, then
+    apply it with a constant number of statements (bench/exchange.md, "How the batch is applied").
+
+    Planning runs every check of a command against running balances loaded once (available units and
+    funds, units bought today), journals it and lets the engine apply it; a command refused before
+    the engine accepted it changes nothing. `commit` then writes the journal rows, releases the
+    ledger holds of pre-existing orders that ended without a fill, settles every fill in three linked
+    batches (the finished orders' holds spent and closed in them), reserves what the orders still
+    resting at the end need with one `hold_many`, and leaves the order rows to `_flush_orders`.
+    Every intermediate ledger state is valid because the final one is: releases only lower what is
+    held, the settlement batches reach the final totals, and the new holds are the last step.
+    """
+
+    def __init__(self, exchange: Exchange, tx: _Tx, bodies: Sequence[dict[str, Any]]) -> None:
+        self.x = exchange
+        self.tx = tx
+        self.available: dict[tuple[str, str], int] = {}
+        self.bought: dict[tuple[str, str], int] = {}
+        self.accounts: dict[str, Any] = {}
+        self.known: dict[str, dict[str, Any]] = {}
+        self.reservations: dict[str, _Reservation] = {}
+        self.release_first: list[str] = []
+        self.close: set[str] = set()
+        self.fills: list[_Fill] = []
+        self._prefetch(bodies)
+
+    # --- loading, once per batch ----------------------------------------------------------------------
+
+    def _prefetch(self, bodies: Sequence[dict[str, Any]]) -> None:
+        """The rows, accounts, balances and bought-today figures the batch's commands can look at."""
+        tx = self.tx
+        ids: set[str] = set()
+        accounts: set[str] = set()
+        keys: set[tuple[str, str]] = set()
+        for body in bodies:
+            if isinstance(body.get("order_id"), str):
+                ids.add(body["order_id"].strip())
+            if body.get("type") == "new" and isinstance(body.get("account"), str):
+                account = body["account"].strip()
+                accounts.add(account)
+                keys.add((account, FUNDS_ID))
+                if isinstance(body.get("instrument"), str):
+                    with contextlib.suppress(Refused):
+                        keys.add((account, parse_instrument(body["instrument"]).text))
+        for order_id, row in store.orders_by_id(tx.connection, sorted(ids)).items():
+            self.known[order_id] = dict(row._mapping)
+            if row.status == "open":
+                accounts.add(row.account)
+                keys |= {(row.account, FUNDS_ID), (row.account, row.instrument)}
+                if row.instrument not in tx.books:
+                    self.x._open_book(tx, row.instrument)
+        for instrument, state in tx.books.items():
+            self.x._load_resting(tx, instrument, state)
+        self.accounts = postings.accounts(tx.connection, sorted(accounts))
+        balances = postings.balances(tx.connection, keys)
+        self.available = {key: balance.available for key, balance in balances.items()}
+        self.bought = store.bought_on(tx.connection, sorted(k for k in keys if k[1] != FUNDS_ID), tx.day)
+
+    def _order(self, order_id: str) -> dict[str, Any] | None:
+        """The order as the batch sees it: new in it, resting in a book, or as stored."""
+        if order_id in self.tx.new_orders:
+            return self.tx.new_orders[order_id]
+        if order_id in self.tx.changed or order_id in self.tx.loaded:
+            return self.tx.loaded[order_id]  # type: ignore[no-any-return]
+        for state in self.tx.books.values():
+            if state.resting is not None and order_id in state.resting:
+                row = dict(state.resting[order_id][0])
+                self.tx.loaded[order_id] = row
+                self.reservations[order_id] = _Reservation(
+                    row["hold_id"], state.resting[order_id][1], row["hold_id"] is not None
+                )
+                return row
+        found = self.known.get(order_id)
+        return None if found is None else dict(found)
+
+    def _update(self, order_id: str, **values: Any) -> None:
+        values["updated_at"] = self.tx.at
+        row = self._order(order_id)
+        assert row is not None, f"order {order_id} is not recorded"
+        row.update(values)
+        if order_id not in self.tx.new_orders:
+            self.tx.changed[order_id] = row
+
+    # --- planning one command -----------------------------------------------------------------------
+
+    def plan(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Check, journal and match one command (module text, steps 1-4); ledger work is deferred."""
+        kind = body.get("type")
+        if kind == "new":
+            return self._new(body)
+        if kind in ("cancel", "amend"):
+            return self._change(body)
+        raise Refused(
+            Code.ORDER_INVALID_FIELD, f"unknown command type {kind!r}; expected new, cancel or amend"
+        )
+
+    def _new(self, body: dict[str, Any]) -> dict[str, Any]:
+        tx, rules = self.tx, self.x.rules
+        order_id = check_id(_text(body, "order_id"), what="order id")
+        account = _text(body, "account")
+        instrument = parse_instrument(_text(body, "instrument")).text
+        side = _side(body.get("side"))
+        mode = _mode(body.get("mode"))
+        price = _whole(body.get("price_fen"), "price_fen", rules.price_fen_max)
+        quantity = _whole(body.get("quantity"), "quantity", 10**12)
+        pick = body.get("pick_order_id")
+        if pick is not None and not isinstance(pick, str):
+            raise Refused(Code.ORDER_INVALID_FIELD, "pick_order_id must be an order id")
+        found = self._check_account(account)
+        if self._order(order_id) is not None:
+            raise Refused(Code.ORDER_EXISTS, f"order id {order_id!r} has already been used")
+        if instrument not in tx.books:
+            self.x._check_listed(tx.connection, instrument)
+            raise AssertionError(f"the book of listed {instrument} was opened with the batch")
+        if side is Side.BUY:
+            check_acquiring(found, account, parse_instrument(instrument).kind, None)
+            reserve, reserve_in = rules.buy_reservation(Modality.LISTED, price, quantity), FUNDS_ID
+            self._check_funds(account, reserve)
+        else:
+            self._check_units(account, instrument, quantity)
+            reserve, reserve_in = quantity, instrument
+        command = NewOrder(order_id, account, instrument, side, price, quantity, tx.at, mode, pick)
+        events = self._journal_and_apply(instrument, command)
+        self.available[(account, reserve_in)] -= reserve
+        hold_id = order_hold_id(order_id)
+        self.reservations[order_id] = _Reservation(hold_id, reserve, in_ledger=False)
+        tx.new_orders[order_id] = {
+            "order_id": order_id,
+            "account": account,
+            "instrument": instrument,
+            "side": side.value,
+            "mode": mode.value,
+            "price_fen": price,
+            "quantity": quantity,
+            "remaining": quantity,
+            "filled": 0,
+            "status": "open",
+            "hold_id": hold_id,
+            "placed_by": tx.actor.username,
+            "placed_at": tx.at,
+            "updated_at": tx.at,
+            "reason": None,
+        }
+        return self._after_events(order_id, events)
+
+    def _change(self, body: dict[str, Any]) -> dict[str, Any]:
+        tx, rules = self.tx, self.x.rules
+        order_id = _text(body, "order_id")
+        order = self._order(order_id)
+        if order is None:
+            raise Refused(Code.ORDER_NOT_FOUND, f"order {order_id!r} does not exist")
+        self.x._require_may_order(tx, order["account"])
+        if order["status"] != "open":
+            raise Refused(Code.EXCHANGE_ORDER_NOT_OPEN, f"order {order_id!r} is {order['status']}, not open")
+        instrument, account = order["instrument"], order["account"]
+        if body["type"] == "cancel":
+            events = self._journal_and_apply(instrument, CancelOrder(order_id, account, tx.at))
+            return self._after_events(order_id, events)
+        price, quantity = body.get("price_fen"), body.get("quantity")
+        new_price = None if price is None else _whole(price, "price_fen", rules.price_fen_max)
+        new_quantity = None if quantity is None else _whole(quantity, "quantity", 10**12)
+        state = tx.books[instrument]
+        assert state.book is not None
+        resting = state.book.order(order_id)
+        if resting is None:
+            raise Refused(Code.EXCHANGE_ORDER_NOT_OPEN, f"order {order_id!r} is no longer resting")
+        total = resting.quantity if new_quantity is None else new_quantity
+        remaining = max(total - (resting.quantity - resting.remaining), 0)
+        limit = resting.price_fen if new_price is None else new_price
+        still_held = self.reservations[order_id].left
+        if order["side"] == Side.SELL.value:
+            need, need_in = remaining, instrument
+            self._check_units(account, instrument, need - still_held)
+        else:
+            need, need_in = rules.buy_reservation(Modality.LISTED, limit, remaining), FUNDS_ID
+            self._check_funds(account, need - still_held)
+        command = AmendOrder(order_id, account, tx.at, new_price, new_quantity)
+        events = self._journal_and_apply(instrument, command)
+        self._end_reservation(order_id, account, need_in)
+        # The amendment's own journal position names the new hold, so it is unique and replayable.
+        hold_id = order_hold_id(order_id, state.seq) if need > 0 else None
+        self.available[(account, need_in)] -= need
+        self.reservations[order_id] = _Reservation(hold_id, need, in_ledger=False)
+        self._update(order_id, hold_id=hold_id)
+        return self._after_events(order_id, events)
+
+    def _journal_and_apply(self, instrument: str, command: Command) -> list[Event]:
+        """Journal the command (its row is written before anything is applied), then match it."""
+        state = self.tx.books[instrument]
+        assert state.book is not None
+        events = state.book.apply(command)
+        rejected = next((e for e in events if isinstance(e, OrderRejected)), None)
+        if rejected is not None:
+            # The engine left the book as it was; a refused command is not journalled.
+            raise Refused(Code(rejected.code), rejected.message, order_id=rejected.order_id)
+        self.tx.applied = True
+        stream = journal.listed_stream(instrument)
+        self.tx.pending_journal.setdefault(stream, []).append((command_as_json(command), self.tx.at))
+        state.seq += 1
+        return events
+
+    def _after_events(self, order_id: str, events: list[Event]) -> dict[str, Any]:
+        """Follow the engine's events: fills spend reservations, finished orders free the rest."""
+        trades: list[TradeExecuted] = []
+        for event in events:
+            if isinstance(event, TradeExecuted):
+                trades.append(event)
+                self._fill(event)
+            elif isinstance(event, OrderCancelled):
+                order = self._order(event.order_id)
+                assert order is not None
+                self._update(event.order_id, remaining=0, status="cancelled", reason=event.reason)
+                self._finish(event.order_id, order)
+            elif isinstance(event, OrderAmended):
+                self._update(
+                    event.order_id,
+                    price_fen=event.price_fen,
+                    quantity=event.quantity,
+                    remaining=event.remaining,
+                    filled=event.quantity - event.remaining,
+                )
+        order = self._order(order_id)
+        assert order is not None
+        return {
+            "ok": True,
+            "order_id": order_id,
+            "status": order["status"],
+            "remaining": order["remaining"],
+            "filled": order["filled"],
+            "trades": [
+                {
+                    "trade_id": t.trade_id,
+                    "price_fen": t.price_fen,
+                    "quantity": t.quantity,
+                    "buyer": t.buy_account,
+                    "seller": t.sell_account,
+                }
+                for t in trades
+            ],
+        }
+
+    def _fill(self, event: TradeExecuted) -> None:
+        """A fill spends both reservations; the buyer's units and the seller's net proceeds are available."""
+        rules = self.x.rules
+        value = event.price_fen * event.quantity
+        buyer_fee = rules.fee(Modality.LISTED, value, event.quantity)
+        seller_fee = rules.fee(Modality.LISTED, value, event.quantity)
+        holds: dict[str, str | None] = {}
+        for order_id, cost in (
+            (event.buy_order_id, value + buyer_fee),
+            (event.sell_order_id, event.quantity),
+        ):
+            order = self._order(order_id)
+            assert order is not None, "the engine matched orders we recorded"
+            reservation = self.reservations[order_id]
+            assert reservation.left >= cost, f"order {order_id} reserved too little for its fill"
+            reservation.left -= cost
+            reservation.spent = reservation.spent or reservation.in_ledger
+            holds[order_id] = reservation.hold_id if reservation.in_ledger else None
+            remaining = order["remaining"] - event.quantity
+            self._update(
+                order_id,
+                remaining=remaining,
+                filled=order["filled"] + event.quantity,
+                status="open" if remaining else "filled",
+            )
+            if not remaining:
+                self._finish(order_id, order)
+        self.fills.append(_Fill(event, holds[event.buy_order_id], holds[event.sell_order_id]))
+        self._credit((event.buy_account, event.instrument), event.quantity)
+        buyer_key = (event.buy_account, event.instrument)
+        if buyer_key in self.bought:
+            self.bought[buyer_key] += event.quantity
+        self._credit((event.sell_account, FUNDS_ID), value - seller_fee)
+
+    def _finish(self, order_id: str, order: dict[str, Any]) -> None:
+        instrument = FUNDS_ID if order["side"] == Side.BUY.value else order["instrument"]
+        if not self._end_reservation(order_id, order["account"], instrument):
+            # Reserved and ended inside this batch: its hold never reached the ledger.
+            self._update(order_id, hold_id=None)
+
+    def _end_reservation(self, order_id: str, account: str, instrument: str) -> bool:
+        """The order no longer needs its reservation: what is left becomes available again.
+
+        A ledger hold that fills of this batch spent is closed in the settlement; one they did not
+        spend is released first. Returns whether the reservation was a ledger hold.
+        """
+        reservation = self.reservations[order_id]
+        was_held = reservation.in_ledger
+        if was_held:
+            assert reservation.hold_id is not None
+            if reservation.spent:
+                self.close.add(reservation.hold_id)
+            else:
+                self.release_first.append(reservation.hold_id)
+            reservation.in_ledger = False
+        self._credit((account, instrument), reservation.left)
+        reservation.left = 0
+        return was_held
+
+    def _credit(self, key: tuple[str, str], amount: int) -> None:
+        if key in self.available:
+            self.available[key] += amount
+
+    # --- the checks, against the running balances ----------------------------------------------------
+
+    def _check_account(self, account: str) -> Any:
+        found = self.accounts.get(account)
+        if found is None:
+            raise Refused(Code.UNKNOWN_ACCOUNT, f"account {account!r} does not exist")
+        check_transferring(found, account)
+        if found.type is not AccountType.TRADING:
+            raise Refused(
+                Code.EXCHANGE_NOT_TRADING_ACCOUNT,
+                f"{account!r} is a {found.type.value} account; orders go through a trading (-T) account",
+            )
+        self.x._require_may_order(self.tx, account)
+        return found
+
+    def _check_units(self, account: str, instrument: str, quantity: int) -> None:
+        """A sell needs tradable units: available, and not bought today (DOMAIN.md §5 [reg], T+1 [sec])."""
+        if quantity <= 0:
+            return
+        available = self.available[(account, instrument)]
+        if quantity > available:
+            raise Refused(
+                Code.INSUFFICIENT_BALANCE,
+                f"{account} has {available} t of {instrument} available to sell; "
+                f"the order needs {quantity} t",
+                available=available,
+            )
+        if self.x.rules.bought_today_resellable:
+            return
+        bought = self.bought[(account, instrument)]
+        tradable = max(available - bought, 0)
+        if quantity > tradable:
+            raise Refused(
+                Code.EXCHANGE_UNITS_BOUGHT_TODAY,
+                f"{account} bought {bought} t of {instrument} today; allowances bought today cannot be "
+                f"resold today (T+1), so {tradable} t are tradable and the order needs {quantity} t",
+                tradable=tradable,
+            )
+
+    def _check_funds(self, account: str, fen: int) -> None:
+        """A buy needs available funds for price × quantity plus its fee (DOMAIN.md §5 [reg])."""
+        if fen <= 0:
+            return
+        available = self.available[(account, FUNDS_ID)]
+        if fen > available:
+            raise Refused(
+                Code.EXCHANGE_INSUFFICIENT_FUNDS,
+                f"{account} has CNY {_yuan(available)} available; the order needs CNY {_yuan(fen)} "
+                "(price × quantity plus the buyer's fee)",
+                available_fen=available,
+                needed_fen=fen,
+            )
+
+    # --- applying the plan ------------------------------------------------------------------------------
+
+    def commit(self) -> int:
+        """Journal, release, settle, reserve (the class text); returns the number of trades settled."""
+        tx = self.tx
+        self.x._flush_journal(tx)
+        if self.release_first:
+            postings.release_many(tx.connection, self.release_first, tx.at)
+        if self.fills:
+            specs = [
+                SettlementSpec(
+                    trade_id=f.event.trade_id,
+                    modality=Modality.LISTED.value,
+                    instrument=f.event.instrument,
+                    quantity=f.event.quantity,
+                    price_fen=f.event.price_fen,
+                    buyer_account=f.event.buy_account,
+                    seller_account=f.event.sell_account,
+                    buyer_hold=f.buyer_hold,
+                    seller_hold=f.seller_hold,
+                    buy_order_id=f.event.buy_order_id,
+                    sell_order_id=f.event.sell_order_id,
+                    aggressor=f.event.aggressor.value,
+                )
+                for f in self.fills
+            ]
+            settle_batch(
+                tx.connection,
+                SETTLEMENT_ACTOR,
+                specs,
+                tx.at,
+                batch_id=settlement_batch_id(specs[0].trade_id),
+                close_holds=self.close,
+            )
+        resting = [
+            (order_id, r)
+            for order_id, r in self.reservations.items()
+            if not r.in_ledger and r.left > 0 and (self._order(order_id) or {}).get("status") == "open"
+        ]
+        if resting:
+            self.x._hold_many(tx, [(self._order(order_id), r) for order_id, r in resting])  # type: ignore[misc]
+        self._remember()
+        return len(self.fills)
+
+    def _remember(self) -> None:
+        """Keep each book's resting orders and reservations for the next batch (valid after commit)."""
+        for order_id, reservation in self.reservations.items():
+            order = self._order(order_id)
+            assert order is not None
+            state = self.tx.books[order["instrument"]]
+            assert state.resting is not None
+            if order["status"] == "open":
+                state.resting[order_id] = (dict(order), reservation.left)
+            else:
+                state.resting.pop(order_id, None)
 
 
 # --- helpers -------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import tomllib
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
@@ -245,14 +245,78 @@ def settle_many(
     """
     if not trades:
         return []
+    legs = _legs(trades, at, frozenset())
+    postings.move(connection, actor, batch_id, "trade", legs.units, at, Authority.SETTLEMENT)
+    postings.move(
+        connection, actor, f"{batch_id}.pay", "trade_payment", legs.payments, at, Authority.SETTLEMENT
+    )
+    if legs.fees:
+        postings.move(connection, actor, f"{batch_id}.fee", "fee", legs.fees, at, Authority.SETTLEMENT)
+    store.insert_trades(connection, legs.rows)
+    store.add_bought(connection, legs.bought)
+    return legs.results
+
+
+def settle_batch(
+    connection: Connection,
+    actor: Actor,
+    trades: Sequence[SettlementSpec],
+    at: str,
+    *,
+    batch_id: str,
+    close_holds: Collection[str] = (),
+) -> list[dict[str, Any]]:
+    """`settle_many` for a group commit, whose finished orders' holds are closed as they are spent.
+
+    A hold in `close_holds` belongs to an order the batch finished: its last fills spend it and
+    what it still reserves is freed in the same linked batch (`postings.move_closing_holds`) — a
+    sell's in the units batch, a buy's in the payments batch, so that buy's fee is paid from the
+    funds just freed. Totals and holds end as `settle_many` followed by `release` would leave them.
+    """
+    if not trades:
+        return []
+    closing = frozenset(close_holds)
+    legs = _legs(trades, at, closing)
+    spent_units = {m.hold_id for m in legs.units if m.hold_id}
+    spent_funds = {m.hold_id for m in legs.payments if m.hold_id}
+    postings.move_closing_holds(
+        connection, actor, batch_id, "trade", legs.units, at, Authority.SETTLEMENT, closing & spent_units
+    )
+    postings.move_closing_holds(
+        connection,
+        actor,
+        f"{batch_id}.pay",
+        "trade_payment",
+        legs.payments,
+        at,
+        Authority.SETTLEMENT,
+        closing & spent_funds,
+    )
+    if legs.fees:
+        postings.move(connection, actor, f"{batch_id}.fee", "fee", legs.fees, at, Authority.SETTLEMENT)
+    store.insert_trades(connection, legs.rows)
+    store.add_bought(connection, legs.bought)
+    return legs.results
+
+
+@dataclass
+class _Legs:
+    units: list[Move]
+    payments: list[Move]
+    fees: list[Move]
+    rows: list[dict[str, Any]]
+    bought: dict[tuple[str, str, str], int]
+    results: list[dict[str, Any]]
+
+
+def _legs(trades: Sequence[SettlementSpec], at: str, closing: frozenset[str]) -> _Legs:
+    """The three movements of every trade, the trades' rows and the units each buyer bought today.
+
+    A buyer's fee comes out of its hold, unless that hold is closed in the payments batch.
+    """
     rules = exchange_rules()
-    units: list[Move] = []
-    payments: list[Move] = []
-    fees: list[Move] = []
-    rows: list[dict[str, Any]] = []
-    bought: dict[tuple[str, str, str], int] = defaultdict(int)
+    legs = _Legs([], [], [], [], defaultdict(int), [])
     day = trading_day(at).isoformat()
-    results = []
     for trade in trades:
         _check_spec(trade)
         value = trade.price_fen * trade.quantity
@@ -260,16 +324,19 @@ def settle_many(
         seller_fee = rules.fee(trade.modality, value, trade.quantity)
         if seller_fee >= value:
             raise AssertionError(f"fee {seller_fee} of trade {trade.trade_id} is not below its value {value}")
-        units.append(
+        legs.units.append(
             Move(
                 trade.seller_account, trade.buyer_account, trade.instrument, trade.quantity, trade.seller_hold
             )
         )
-        payments.append(Move(trade.buyer_account, trade.seller_account, FUNDS_ID, value, trade.buyer_hold))
+        legs.payments.append(
+            Move(trade.buyer_account, trade.seller_account, FUNDS_ID, value, trade.buyer_hold)
+        )
+        fee_hold = None if trade.buyer_hold in closing else trade.buyer_hold
         if buyer_fee:
-            fees.append(Move(trade.buyer_account, FEES_ACCOUNT, FUNDS_ID, buyer_fee, trade.buyer_hold))
+            legs.fees.append(Move(trade.buyer_account, FEES_ACCOUNT, FUNDS_ID, buyer_fee, fee_hold))
         if seller_fee:
-            fees.append(Move(trade.seller_account, FEES_ACCOUNT, FUNDS_ID, seller_fee))
+            legs.fees.append(Move(trade.seller_account, FEES_ACCOUNT, FUNDS_ID, seller_fee))
         row = {
             "trade_id": trade.trade_id,
             "modality": trade.modality,
@@ -286,16 +353,10 @@ def settle_many(
             "at": at,
             "day": day,
         }
-        rows.append(row)
-        bought[(trade.buyer_account, trade.instrument, day)] += trade.quantity
-        results.append({**row, "value_fen": value})
-    postings.move(connection, actor, batch_id, "trade", units, at, Authority.SETTLEMENT)
-    postings.move(connection, actor, f"{batch_id}.pay", "trade_payment", payments, at, Authority.SETTLEMENT)
-    if fees:
-        postings.move(connection, actor, f"{batch_id}.fee", "fee", fees, at, Authority.SETTLEMENT)
-    store.insert_trades(connection, rows)
-    store.add_bought(connection, bought)
-    return results
+        legs.rows.append(row)
+        legs.bought[(trade.buyer_account, trade.instrument, day)] += trade.quantity
+        legs.results.append({**row, "value_fen": value})
+    return legs
 
 
 def _check_spec(trade: SettlementSpec) -> None:

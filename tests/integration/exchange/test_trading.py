@@ -60,7 +60,7 @@ def test_partial_fills_spend_the_sell_hold_in_part_and_cancel_releases_the_rest(
     done(market.exchange.place_order(BOB, "b1", "B-T", "CEA24", "buy", 9_800, 300))
     done(market.exchange.place_order(CAROL, "c1", "C-T", "CEA24", "buy", 9_800, 200))
     with market.engine.connect() as connection:
-        hold = postings.hold_state(connection, "xo:s1")
+        hold = postings.hold_state(connection, "@xo:s1")
     assert hold is not None
     assert (hold["quantity"], hold["posted"], hold["remaining"]) == (1_000, 500, 500)
     cancelled = done(market.exchange.cancel_order(ALICE, "x1", "s1"))
@@ -301,3 +301,23 @@ def test_a_batch_applies_each_command_in_one_transaction(market: Market) -> None
     again = market.exchange.submit_many(OPERATOR, "batch-1", commands)
     assert isinstance(again, Done) and again.result == "exists"
     assert market.registry.reconcile().ok
+
+
+def test_order_and_bulk_holds_live_in_the_internal_id_space_no_client_id_can_take(market: Market) -> None:
+    import pytest
+
+    from carbonmarket.core.ids import check_id
+    from carbonmarket.core.results import Refused
+    from carbonmarket.exchange.service import order_hold_id
+    from carbonmarket.exchange.settlement import ledger_id
+
+    done(market.exchange.place_order(ALICE, "s1", "A-T", "CEA24", "sell", 9_800, 10))
+    with market.engine.connect() as connection:
+        held = postings.hold_state(connection, "@xo:s1")
+    assert held is not None and held["remaining"] == 10
+    # Amended reservations, over-long order ids and bulk confirmations all start with '@' too ...
+    for hold_id in (order_hold_id("s1", 7), order_hold_id("x" * 64), ledger_id("bs", "offer-1")):
+        assert hold_id.startswith("@") and len(hold_id) <= 64
+        # ... and a client's own id (a registry freeze) may never start with '@'.
+        with pytest.raises(Refused):
+            check_id(hold_id)
