@@ -142,7 +142,7 @@ def test_any_command_stream_settles_every_trade_and_keeps_holds_consistent(
 
 def _copy(template: str, tmp_path: Path, name: str) -> Iterator[Market]:
     """A fresh copy of the built market (as the `market` fixture makes one)."""
-    from conftest import PG_ADMIN_URL, drop_pg_database
+    from pgtest import PG_ADMIN_URL, drop_pg_database
 
     if template.startswith("sqlite"):
         copy = tmp_path / f"{name}.db"

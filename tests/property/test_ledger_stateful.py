@@ -46,7 +46,7 @@ from carbonmarket.db.tables import (
 )
 from carbonmarket.ledger.model import MINT_ACCOUNT_ID
 from carbonmarket.registry.service import Registry
-from conftest import IN_CI, PG_ADMIN_URL, create_pg_database, drop_pg_database
+from pgtest import IN_CI, PG_ADMIN_URL, create_pg_database, drop_pg_database
 
 ISSUANCE = "GOV-ISS"
 CANCELLATION = "GOV-CAN"

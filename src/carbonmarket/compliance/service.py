@@ -93,9 +93,13 @@ def trading_account(entity_id: str) -> str:
 
 
 def _transaction_id(prefix: str, command_id: str) -> str:
-    """A ledger batch id of our own per command: readable when short enough, derived otherwise."""
-    text = f"{prefix}-{command_id}"
-    return text if len(text) <= 64 else derived_id(prefix, command_id)
+    """A ledger batch id of our own per command: readable when short enough, derived otherwise.
+
+    It starts with '@', which no client's id can (registry.postings.internal_id), so a client can
+    never take the id of a surrender or a conversion before it happens.
+    """
+    text = f"@{prefix}-{command_id}"
+    return text if len(text) <= 60 else "@" + derived_id(prefix, command_id)
 
 
 def _optional_module(name: str) -> Any:

@@ -108,6 +108,11 @@ def _suffixed(base: str, suffix: str) -> str:
     )
 
 
+def _internal(base: str, suffix: str) -> str:
+    """A ledger batch or hold id of our own: '@' keeps it apart from ids clients choose."""
+    return "@" + _suffixed(base, suffix)
+
+
 def _seed(seed: int | None) -> int:
     """The tie-break seed: the operator's own (for a reproducible demonstration) or a fresh secret draw."""
     if seed is None:
@@ -325,7 +330,7 @@ class Sessions:
             band = session_band(reference, self.rules.band_bp)
             side = SessionSide(row.side)
             check_limit_price(row.limit_price_fen, band, side)
-            hold_id = _suffixed(f"BS-{session_id}", ".hold")
+            hold_id = _internal(f"BS-{session_id}", ".hold")
             if side is SessionSide.SELL:
                 instrument, amount = row.instrument, int(row.quantity)
             else:
@@ -494,7 +499,7 @@ class Sessions:
     ) -> dict[str, Any]:
         if store.get_bid(connection, bid_id) is not None:
             raise Refused(Code.EXISTS_WITH_DIFFERENT_FIELDS, f"bid id {bid_id!r} is already in use")
-        hold_id = _suffixed(f"BH-{bid_id}", ".hold")
+        hold_id = _internal(f"BH-{bid_id}", ".hold")
         instrument, reserved = held
         postings.hold(
             connection,
@@ -694,7 +699,7 @@ class Sessions:
                 postings.issue(
                     connection,
                     actor,
-                    _suffixed(f"AU-{auction_id}", ".issue"),
+                    _internal(f"AU-{auction_id}", ".issue"),
                     name,
                     base,
                     ISSUANCE_ACCOUNT,
@@ -703,7 +708,7 @@ class Sessions:
                 postings.move(
                     connection,
                     actor,
-                    _suffixed(f"AU-{auction_id}", ".supply"),
+                    _internal(f"AU-{auction_id}", ".supply"),
                     "auction_supply",
                     [Move(ISSUANCE_ACCOUNT, AUCTION_ACCOUNT, name, base)],
                     at,
@@ -716,7 +721,7 @@ class Sessions:
                 if bidder_cap_t is None
                 else parse_quantity(bidder_cap_t, maximum=total, what="bidder cap")
             )
-            hold_id = _suffixed(f"AU-{auction_id}", ".hold")
+            hold_id = _internal(f"AU-{auction_id}", ".hold")
             postings.hold(
                 connection,
                 actor,
@@ -907,7 +912,7 @@ class Sessions:
             postings.move(
                 connection,
                 actor,
-                _suffixed(f"AU-{row.id}", ".delivery"),
+                _internal(f"AU-{row.id}", ".delivery"),
                 "auction_delivery",
                 deliveries,
                 at,
@@ -916,7 +921,7 @@ class Sessions:
             postings.move(
                 connection,
                 actor,
-                _suffixed(f"AU-{row.id}", ".payment"),
+                _internal(f"AU-{row.id}", ".payment"),
                 "auction_payment",
                 payments,
                 at,

@@ -764,14 +764,14 @@ class Voluntary:
                 at,
                 source=f"CCER project {project.id} ({project.methodology}), vintage {report.vintage}",
             )
-            issue_tx = derived_id("ccer-iss", report_id)
+            issue_tx = "@" + derived_id("ccer-iss", report_id)
             issued = postings.issue(connection, actor, issue_tx, instrument, amount, ISSUANCE_ACCOUNT, at)
             blocks = [tuple(block) for block in issued["serials"] or []]
             assert len(blocks) == 1, "an issuance creates one serial block"
             first, last = int(blocks[0][0]), int(blocks[0][1])
             check_serials_disjoint(first, last, store.issued_blocks(connection, instrument), instrument)
             to_account = holding_account(project.owner_id)
-            deliver_tx = derived_id("ccer-dlv", report_id)
+            deliver_tx = "@" + derived_id("ccer-dlv", report_id)
             postings.move(
                 connection,
                 actor,
@@ -830,11 +830,11 @@ class Voluntary:
             postings.ensure_instrument(
                 connection, actor, instrument, at, source=f"legacy CCER project {project.id}"
             )
-            issue_tx = derived_id("ccer-liss", command_id)
+            issue_tx = "@" + derived_id("ccer-liss", command_id)
             issued = postings.issue(connection, actor, issue_tx, instrument, amount, ISSUANCE_ACCOUNT, at)
             first, last = (int(v) for v in issued["serials"][0])
             check_serials_disjoint(first, last, store.issued_blocks(connection, instrument), instrument)
-            deliver_tx = derived_id("ccer-ldlv", command_id)
+            deliver_tx = "@" + derived_id("ccer-ldlv", command_id)
             to_account = holding_account(project.owner_id)
             postings.move(
                 connection,
@@ -984,7 +984,7 @@ class Voluntary:
             extra = self._cancellation_extra(
                 connection, parsed_kind, claim, facts.project_id, authorisation_id, acquiring_party
             )
-            transaction_id = derived_id("ccer-cxl", actor.username, command_id)
+            transaction_id = "@" + derived_id("ccer-cxl", actor.username, command_id)
             retired = postings.retire(
                 connection,
                 actor,

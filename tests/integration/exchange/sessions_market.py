@@ -167,7 +167,7 @@ _templates: dict[str, str] = {}
 def market_template(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A migrated database holding `build_market`'s accounts and `MARKET_USERS`, prepared once per
     process: a SQLite file or a PostgreSQL template database (dropped when the process exits)."""
-    from conftest import _require_pg, create_pg_database, drop_pg_database
+    from pgtest import _require_pg, create_pg_database, drop_pg_database
 
     kind = str(request.param)
     if kind not in _templates:
@@ -200,7 +200,7 @@ def _prepare(url: str, users: dict[str, tuple[str, str | None, str | None]]) -> 
 @contextmanager
 def cloned(template: str, folder: Path) -> Iterator[Engine]:
     """A fresh copy of a prepared database: a file copy (SQLite) or a template (PostgreSQL)."""
-    from conftest import PG_ADMIN_URL, drop_pg_database
+    from pgtest import PG_ADMIN_URL, drop_pg_database
 
     if template.startswith("sqlite"):
         copy = folder / f"market-{uuid.uuid4().hex[:8]}.db"

@@ -131,7 +131,7 @@ def market_template(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A migrated database holding the built market, once per module and backend."""
-    from conftest import _require_pg, create_pg_database, drop_pg_database
+    from pgtest import _require_pg, create_pg_database, drop_pg_database
 
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('market') / 'template.db'}"
@@ -152,7 +152,7 @@ def market_template(
 @pytest.fixture
 def market(market_template: str, tmp_path: Path) -> Iterator[Market]:
     """A fresh copy of the built market for one test, with its clock at MORNING."""
-    from conftest import PG_ADMIN_URL, drop_pg_database
+    from pgtest import PG_ADMIN_URL, drop_pg_database
 
     if market_template.startswith("sqlite"):
         copy = tmp_path / "carbonmarket.db"

@@ -7,7 +7,6 @@ test pays milliseconds rather than a migration run: the project's CI stays well 
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -19,22 +18,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from carbonmarket.db.engine import make_engine
 from carbonmarket.db.migrate import upgrade
-
-# The root conftest's server and rules (its module name clashes with this file's, so not imported).
-PG_ADMIN_URL = os.environ.get("CARBONMARKET_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def _require_pg() -> None:
-    try:
-        engine = create_engine(PG_ADMIN_URL)
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        engine.dispose()
-    except Exception:
-        if IN_CI:
-            pytest.fail("PostgreSQL is required in CI but is not reachable at " + PG_ADMIN_URL)
-        pytest.skip("PostgreSQL not reachable at " + PG_ADMIN_URL)
+from pgtest import PG_ADMIN_URL, _require_pg
 
 
 def _admin(statement: str) -> None:
