@@ -540,11 +540,6 @@ def ensure_entity_accounts(
     executemany per table, so a year's allocation can open thousands of holding accounts (added for
     allocation, issue 4). `holders` are (holder id, name); returns how many accounts were opened.
     """
-    from sqlalchemy import insert, select
-
-    from carbonmarket.db.tables import accounts as accounts_table
-    from carbonmarket.db.tables import holders as holders_table
-
     require_role(actor, ORDER_ROLES, "opening accounts")
     type_ = parse_account_type(account_type)
     suffix = {AccountType.HOLDING: "-H", AccountType.TRADING: "-T"}.get(type_)
@@ -558,17 +553,8 @@ def ensure_entity_accounts(
     known_accounts: dict[str, tuple[str, str]] = {}
     for start in range(0, len(wanted), slice_size):
         chunk = wanted[start : start + slice_size]
-        for row in connection.execute(
-            select(holders_table.c.id, holders_table.c.kind).where(holders_table.c.id.in_(chunk))
-        ):
-            known_holders[row.id] = row.kind
-        ids = [f"{h}{suffix}" for h in chunk]
-        for account in connection.execute(
-            select(accounts_table.c.id, accounts_table.c.holder_id, accounts_table.c.type).where(
-                accounts_table.c.id.in_(ids)
-            )
-        ):
-            known_accounts[account.id] = (account.holder_id, account.type)
+        known_holders.update(store.holder_kinds(connection, chunk))
+        known_accounts.update(store.account_owners(connection, [f"{h}{suffix}" for h in chunk]))
     new_holders: list[dict[str, Any]] = []
     new_accounts: list[dict[str, Any]] = []
     for holder_id in wanted:
@@ -603,9 +589,10 @@ def ensure_entity_accounts(
                     "created_at": at,
                 }
             )
-    for table, rows in ((holders_table, new_holders), (accounts_table, new_accounts)):
-        for start in range(0, len(rows), slice_size):
-            connection.execute(insert(table), rows[start : start + slice_size])
+    for start in range(0, len(new_holders), slice_size):
+        store.insert_holders(connection, new_holders[start : start + slice_size])
+    for start in range(0, len(new_accounts), slice_size):
+        store.insert_accounts(connection, new_accounts[start : start + slice_size])
     return len(new_accounts)
 
 
@@ -624,6 +611,12 @@ def batch_exists(connection: Connection, transaction_id: str) -> bool:
         ).first()
         is not None
     )
+
+
+def serial_holder(connection: Connection, instrument: str, serial: int) -> Any:
+    """Which account holds one serial number of a serialised instrument now: a row with `account_id`,
+    `first_serial`, `last_serial` (the block it sits in) and the account's `type`, or None."""
+    return store.block_holding_serial(connection, instrument, serial)
 
 
 def traded_net(
@@ -769,5 +762,6 @@ __all__ = [
     "release",
     "release_many",
     "retire",
+    "serial_holder",
     "withdraw_funds",
 ]

@@ -14,6 +14,7 @@ from carbonmarket.db.tables import (
     instruments,
     registry_transactions,
     retirement_certificates,
+    serial_blocks,
 )
 from carbonmarket.registry.model import (
     RETIREMENT_TYPES,
@@ -173,6 +174,51 @@ def insert_transactions(connection: Connection, rows: list[dict[str, Any]]) -> N
     """Record many completed transactions in one statement (a batch's legs)."""
     if rows:
         connection.execute(insert(registry_transactions), rows)
+
+
+def holder_kinds(connection: Connection, holder_ids: list[str]) -> dict[str, str]:
+    """The kind of each of these holders that exists."""
+    rows = connection.execute(select(holders.c.id, holders.c.kind).where(holders.c.id.in_(holder_ids)))
+    return {row.id: row.kind for row in rows}
+
+
+def account_owners(connection: Connection, account_ids: list[str]) -> dict[str, tuple[str, str]]:
+    """(holder id, account type) of each of these accounts that exists."""
+    rows = connection.execute(
+        select(accounts.c.id, accounts.c.holder_id, accounts.c.type).where(accounts.c.id.in_(account_ids))
+    )
+    return {row.id: (row.holder_id, row.type) for row in rows}
+
+
+def insert_holders(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Register many holders in one statement (rows checked by the caller)."""
+    if rows:
+        connection.execute(insert(holders), rows)
+
+
+def insert_accounts(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Open many accounts in one statement (rows checked by the caller)."""
+    if rows:
+        connection.execute(insert(accounts), rows)
+
+
+def block_holding_serial(connection: Connection, instrument_id: str, serial: int) -> Any:
+    """The serial block (account, first, last, account type) that holds one serial number now."""
+    found: Any = connection.execute(
+        select(
+            serial_blocks.c.account_id,
+            serial_blocks.c.first_serial,
+            serial_blocks.c.last_serial,
+            accounts.c.type,
+        )
+        .join(accounts, accounts.c.id == serial_blocks.c.account_id)
+        .where(
+            serial_blocks.c.instrument_id == instrument_id,
+            serial_blocks.c.first_serial <= serial,
+            serial_blocks.c.last_serial >= serial,
+        )
+    ).first()
+    return found
 
 
 def traded_between(

@@ -1522,7 +1522,7 @@ class Voluntary:
                     Code.CCER_SERIAL_NOT_FOUND, f"serial {serial_text(instrument, number)} was never issued"
                 )
             project = _require_project(connection, issuance.project_id)
-            holder = store.holder_of_serial(connection, instrument, number)
+            holder = postings.serial_holder(connection, instrument, number)
             assert holder is not None, "an issued serial is always in some account's block"
             account_type = str(holder.type)
             retired = AccountType(account_type) in RETIREMENT_TYPES

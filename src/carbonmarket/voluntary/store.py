@@ -1,8 +1,7 @@
 """All SQL of the voluntary market. Nothing else writes to the `ccer_` tables.
 
-Two reads cross into the registry's tables, read-only: where a CCER serial number sits
-(`serial_blocks` joined to `accounts`) for the public serial search, because `registry.postings`
-has no serial lookup yet (asked of the lead).
+Where a CCER serial number sits is the registry's to say: the serial search asks
+`registry.postings.serial_holder`.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
 
-from carbonmarket.db.tables import accounts, serial_blocks
 from carbonmarket.db.tables_voluntary import (
     ccer_api_keys,
     ccer_authorisations,
@@ -266,25 +264,6 @@ def issuance_of_serial(connection: Connection, instrument_id: str, serial: int) 
             ccer_issuances.c.last_serial >= serial,
         )
     ).first()
-
-
-def holder_of_serial(connection: Connection, instrument_id: str, serial: int) -> Any:
-    """Which account (and its type) holds a serial number now (registry tables, read-only)."""
-    found: Any = connection.execute(
-        select(
-            serial_blocks.c.account_id,
-            serial_blocks.c.first_serial,
-            serial_blocks.c.last_serial,
-            accounts.c.type,
-        )
-        .join(accounts, accounts.c.id == serial_blocks.c.account_id)
-        .where(
-            serial_blocks.c.instrument_id == instrument_id,
-            serial_blocks.c.first_serial <= serial,
-            serial_blocks.c.last_serial >= serial,
-        )
-    ).first()
-    return found
 
 
 # --- cancellations -------------------------------------------------------------------------------
