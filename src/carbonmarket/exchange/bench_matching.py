@@ -2,7 +2,8 @@
 
 One seeded stream of limit orders around a mid price, with 30% cancels of live orders, is
 generated once (untimed), converted once into each engine's own command objects (untimed), and
-then replayed into each engine in the same run; only the loop of matching calls is timed. Every
+then replayed into each engine in the same run; only the loop of matching calls is timed, by one
+function for all (`_timed`: collector on, the harness's own objects frozen out of its reach). Every
 engine must report the same total filled quantity, or the comparison is void (`filled_equal`).
 
 Peers (installed from PyPI): `liquibook` (C++ book behind a SWIG wrapper; fills reach Python
@@ -38,7 +39,6 @@ from carbonmarket.exchange.model import (
     Command,
     ListedRules,
     NewOrder,
-    OrderRejected,
     Side,
     TradeExecuted,
 )
@@ -193,6 +193,19 @@ class BareBook:
 
 
 # Adapters: build each engine's commands (untimed), then run them (timed) ---------------------------
+# Each adapter takes the stream, builds the engine and its own command objects, and returns the
+# loop of matching calls as a function returning the filled tonnes, and a check to run after it;
+# `_timed` times only the loop, the same way for every engine.
+
+Loop = Callable[[], int]
+Prepared = tuple[Loop, Callable[[], None]]
+
+
+def _no_check() -> None:
+    return None
+
+
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 @dataclass(frozen=True)
@@ -203,64 +216,96 @@ class Run:
     filled: int
 
 
-def _ours(stream: Sequence[Op]) -> Run:
-    commands: list[Command] = []
-    accounts: dict[int, str] = {}
-    for op in stream:
-        if op.kind == "new":
-            accounts[op.index] = op.account
-            commands.append(
-                NewOrder(
-                    f"o{op.index}",
-                    op.account,
-                    INSTRUMENT,
-                    Side.BUY if op.is_buy else Side.SELL,
-                    op.price_fen,
-                    op.quantity,
-                    "2025-07-01T09:30:00+08:00",
-                )
-            )
-        else:
-            commands.append(CancelOrder(f"o{op.index}", accounts[op.index], "2025-07-01T09:30:00+08:00"))
-    book = Book(INSTRUMENT, RULES, REFERENCE_PRICE_FEN)
-    apply = book.apply
-    trade_type, rejected_type = TradeExecuted, OrderRejected
-    filled = rejected = 0
+def _timed(loop: Loop, clock: Callable[[], float]) -> Run:
+    """Time one engine's loop of matching calls, with the collector on and the harness frozen.
+
+    `gc.freeze()` moves everything alive before the loop (the stream and the engine's prebuilt
+    commands, hundreds of thousands of objects) out of the collector's reach, so a full collection
+    triggered inside one engine's loop does not also walk the harness's own objects: the collector
+    still runs, on everything the engine allocates. The same for every engine.
+    """
     gc.collect()
-    start = time.perf_counter()
-    for command in commands:
-        for event in apply(command):
-            kind = type(event)
-            if kind is trade_type:
-                filled += event.quantity  # type: ignore[union-attr]
-            elif kind is rejected_type:
-                rejected += 1
-    seconds = time.perf_counter() - start
-    if rejected:
-        raise AssertionError(f"the engine refused {rejected} commands of the benchmark stream")
+    gc.freeze()
+    try:
+        start = clock()
+        filled = loop()
+        seconds = clock() - start
+    finally:
+        gc.unfreeze()
     return Run(seconds, filled)
 
 
-def _bare(stream: Sequence[Op]) -> Run:
+def _ours(stream: Sequence[Op]) -> Prepared:
+    commands: list[Command] = []
+    accounts: dict[int, str] = {}
+    at = "2025-07-01T09:30:00+08:00"
+    for op in stream:
+        if op.kind == "new":
+            accounts[op.index] = op.account
+            side = Side.BUY if op.is_buy else Side.SELL
+            commands.append(
+                NewOrder(f"o{op.index}", op.account, INSTRUMENT, side, op.price_fen, op.quantity, at)
+            )
+        else:
+            commands.append(CancelOrder(f"o{op.index}", accounts[op.index], at))
+    book = Book(INSTRUMENT, RULES, REFERENCE_PRICE_FEN)
+    new_orders = len(accounts)
+    expected_resting = _resting_after(stream)
+
+    def loop() -> int:
+        apply = book.apply
+        trade_type = TradeExecuted
+        filled = 0
+        for command in commands:
+            for event in apply(command):  # every event is built; the consumer reads the fills
+                if type(event) is trade_type:
+                    filled += event.quantity
+        return filled
+
+    def nothing_refused() -> None:
+        """After the timed loop: a refused order would not count as accepted, and a refused cancel
+        would leave an extra order resting."""
+        snapshot = book.snapshot()
+        resting = sum(len(level["orders"]) for level in snapshot["bids"] + snapshot["asks"])
+        if snapshot["accepted_orders"] != new_orders or resting != expected_resting:
+            raise AssertionError("the engine refused commands of the benchmark stream")
+
+    return loop, nothing_refused
+
+
+def _resting_after(stream: Sequence[Op]) -> int:
+    """How many orders rest after the whole stream, by the bare book (for the refusal check)."""
+    book = BareBook(track=False)
+    for op in stream:
+        if op.kind == "new":
+            book.add(op.index, op.is_buy, op.price_fen, op.quantity)
+        else:
+            book.cancel(op.index)
+    return len(book.orders)
+
+
+def _bare(stream: Sequence[Op]) -> Prepared:
     commands = [(op.kind == "new", op.index, op.is_buy, op.price_fen, op.quantity) for op in stream]
     book = BareBook(track=False)
-    add, cancel = book.add, book.cancel
-    gc.collect()
-    start = time.perf_counter()
-    for is_new, index, is_buy, price, quantity in commands:
-        if is_new:
-            add(index, is_buy, price, quantity)
-        else:
-            cancel(index)
-    seconds = time.perf_counter() - start
-    return Run(seconds, book.filled)
+
+    def loop() -> int:
+        add, cancel = book.add, book.cancel
+        for is_new, index, is_buy, price, quantity in commands:
+            if is_new:
+                add(index, is_buy, price, quantity)
+            else:
+                cancel(index)
+        return book.filled
+
+    return loop, _no_check  # its loop raises on a refusal itself, where the engine reports one
 
 
-def _liquibook(stream: Sequence[Op]) -> Run:
+def _liquibook(stream: Sequence[Op]) -> Prepared:
     import liquibook  # type: ignore[import-not-found, import-untyped, unused-ignore]
 
     class Fills(liquibook.OrderListener):  # type: ignore[misc]
-        """Sums fills; liquibook calls it back from C++ for every fill."""
+        """Sums fills; liquibook calls it back from C++ for every fill (without a listener,
+        liquibook does not apply fills to the Python-side orders, so this is the only way)."""
 
         def __init__(self) -> None:
             liquibook.OrderListener.__init__(self)
@@ -298,19 +343,20 @@ def _liquibook(stream: Sequence[Op]) -> Run:
     book = liquibook.liquibook_book_OrderBook()
     listener = Fills()
     book.set_order_listener(listener)
-    add, cancel = book.add, book.cancel
-    gc.collect()
-    start = time.perf_counter()
-    for is_new, order in commands:
-        if is_new:
-            add(order)
-        else:
-            cancel(order)
-    seconds = time.perf_counter() - start
-    return Run(seconds, listener.filled)
+
+    def loop() -> int:
+        add, cancel = book.add, book.cancel
+        for is_new, order in commands:
+            if is_new:
+                add(order)
+            else:
+                cancel(order)
+        return int(listener.filled)
+
+    return loop, _no_check  # its loop raises on a refusal itself, where the engine reports one
 
 
-def _pyorderbook(stream: Sequence[Op]) -> Run:
+def _pyorderbook(stream: Sequence[Op]) -> Prepared:
     import pyorderbook  # type: ignore[import-not-found, import-untyped, unused-ignore]
 
     orders: dict[int, Any] = {}
@@ -323,21 +369,22 @@ def _pyorderbook(stream: Sequence[Op]) -> Run:
         else:
             commands.append((False, orders[op.index]))
     book = pyorderbook.Book()
-    match, cancel = book._match, book.cancel  # _match: the single-order path, without the list check
-    filled = 0
-    gc.collect()
-    start = time.perf_counter()
-    for is_new, order in commands:
-        if is_new:
-            for trade in match(order).trades:
-                filled += trade.fill_quantity
-        else:
-            cancel(order)
-    seconds = time.perf_counter() - start
-    return Run(seconds, filled)
+
+    def loop() -> int:
+        match, cancel = book._match, book.cancel  # _match: the single-order path, without the list check
+        filled = 0
+        for is_new, order in commands:
+            if is_new:
+                for trade in match(order).trades:
+                    filled += trade.fill_quantity
+            else:
+                cancel(order)
+        return int(filled)
+
+    return loop, _no_check  # its loop raises on a refusal itself, where the engine reports one
 
 
-def _lightmatchingengine(stream: Sequence[Op]) -> Run:
+def _lightmatchingengine(stream: Sequence[Op]) -> Prepared:
     from lightmatchingengine.lightmatchingengine import (  # type: ignore[import-not-found, import-untyped, unused-ignore]
         LightMatchingEngine,
     )
@@ -351,24 +398,25 @@ def _lightmatchingengine(stream: Sequence[Op]) -> Run:
         else:
             commands.append((False, op.index + 1, 0, 0))
     engine = LightMatchingEngine()
-    add, cancel = engine.add_order, engine.cancel_order
-    filled = 0
-    gc.collect()
-    start = time.perf_counter()
-    for is_new, a, b, c in commands:
-        if is_new:
-            order, trades = add(INSTRUMENT, a, b, c)
-            # Each fill is reported twice, for the aggressive order and the passive one: count the passive.
-            for trade in trades:
-                if trade.order_id != order.order_id:
-                    filled += trade.trade_qty
-        elif cancel(a, INSTRUMENT) is None:
-            raise AssertionError(f"lightmatchingengine could not cancel order {a}")
-    seconds = time.perf_counter() - start
-    return Run(seconds, filled)
+
+    def loop() -> int:
+        add, cancel = engine.add_order, engine.cancel_order
+        filled = 0
+        for is_new, a, b, c in commands:
+            if is_new:
+                order, trades = add(INSTRUMENT, a, b, c)
+                # Each fill is reported twice, for the aggressive and the passive order: count the passive.
+                for trade in trades:
+                    if trade.order_id != order.order_id:
+                        filled += trade.trade_qty
+            elif cancel(a, INSTRUMENT) is None:
+                raise AssertionError(f"lightmatchingengine could not cancel order {a}")
+        return int(filled)
+
+    return loop, _no_check  # its loop raises on a refusal itself, where the engine reports one
 
 
-PEERS: dict[str, Callable[[Sequence[Op]], Run]] = {
+PEERS: dict[str, Callable[[Sequence[Op]], Prepared]] = {
     "liquibook": _liquibook,
     "pyorderbook": _pyorderbook,
     "lightmatchingengine": _lightmatchingengine,
@@ -381,30 +429,42 @@ def installed_peers() -> list[str]:
 
 
 def run_matching_benchmark(
-    ops: int, seed: int, repeat: int, peers: Sequence[str] | None = None
+    ops: int, seed: int, repeat: int, peers: Sequence[str] | None = None, clock: str = "wall"
 ) -> dict[str, Any]:
     """Time our engine, the bare book and each peer on the same stream; median of `repeat` runs."""
     if not 1 <= ops <= OPS_MAX:
         raise ValueError(f"ops must be 1..{OPS_MAX}")
     if not 1 <= repeat <= REPEAT_MAX:
         raise ValueError(f"repeat must be 1..{REPEAT_MAX}")
+    if clock not in CLOCKS:
+        raise ValueError(f"clock must be one of {', '.join(CLOCKS)}, not {clock!r}")
     stream = generate_stream(ops, seed)
     names = installed_peers() if peers is None else list(peers)
-    engines: dict[str, Callable[[Sequence[Op]], Run]] = {"ours": _ours, "bare": _bare}
+    engines: dict[str, Callable[[Sequence[Op]], Prepared]] = {"ours": _ours, "bare": _bare}
     engines.update({name: PEERS[name] for name in names})
     runs: dict[str, list[Run]] = {name: [] for name in engines}
     for _ in range(repeat):
-        for name, engine in engines.items():  # interleaved, so drift in the machine hits all alike
-            runs[name].append(engine(stream))
+        for name, prepare in engines.items():  # interleaved, so drift in the machine hits all alike
+            loop, check = prepare(stream)
+            runs[name].append(_timed(loop, CLOCKS[clock]))
+            check()  # untimed
     rates = {name: round(ops / statistics.median(r.seconds for r in rs)) for name, rs in runs.items()}
     filled = {name: rs[0].filled for name, rs in runs.items()}
     consistent = all(len({r.filled for r in rs}) == 1 for rs in runs.values())
     peer_rates = {name: rates[name] for name in names}
     best_peer = max(peer_rates.values()) if peer_rates else 0
+    # Ours against the best peer within each round (the same moment of the machine), then the median.
+    round_ratios = (
+        [min(runs[name][i].seconds for name in names) / runs["ours"][i].seconds for i in range(repeat)]
+        if names
+        else []
+    )
     return {
         "ops": ops,
         "seed": seed,
         "repeat": repeat,
+        "clock": clock,
+        "round_ratio_median": round(statistics.median(round_ratios), 3) if round_ratios else None,
         "new_orders": sum(1 for op in stream if op.kind == "new"),
         "cancels": sum(1 for op in stream if op.kind == "cancel"),
         "filled_t": filled,
@@ -425,10 +485,13 @@ def bench_matching(
     seed: Annotated[int, typer.Option("--seed")] = 7,
     repeat: Annotated[int, typer.Option("--repeat", help="Runs of each engine; the median is reported.")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    clock: Annotated[
+        str, typer.Option("--clock", help="wall (perf_counter) or cpu (process_time, for a loaded machine).")
+    ] = "wall",
 ) -> None:
     """Matching ops/s of the listed-agreement engine beside liquibook, pyorderbook, lightmatchingengine."""
     try:
-        result = run_matching_benchmark(ops, seed, repeat)
+        result = run_matching_benchmark(ops, seed, repeat, clock=clock)
     except ValueError as error:
         typer.echo(json.dumps({"ok": False, "code": "invalid_request", "message": str(error)}))
         raise typer.Exit(1) from error

@@ -14,18 +14,20 @@ Market rules implemented (DOMAIN.md §5 [reg], SEEE listed agreement rules):
 - self-trade prevention: an order that would trade with a resting order of its own account is
   refused whole, before anything trades.
 
-Hot-path layout, chosen by measurement (`carbonmarket bench matching`): per side a dict from
-price to a level (a deque of orders in time order, with live quantity and count) and a plain
-sorted list of the level prices with the best price last, so the best level is `keys[-1]` and a
-sweep pops from the end. Cancels are lazy: a cancelled order is marked dead (remaining 0) and
-skipped when it reaches the front of its deque; an emptied level is removed at once, so every
-price in the sorted list has live quantity.
+Hot-path layout, chosen by measurement (`carbonmarket bench matching`, bench/matching.md): per
+side a dict from price to a deque of orders in time order, and a plain sorted list of the level
+prices with the best price last, so the best level is `keys[-1]` and a sweep pops from the end.
+Cancels are lazy: a cancelled order is only marked dead (remaining 0); matching drops dead orders
+and emptied levels when it reaches them, reads count live orders when asked, and the whole book
+is compacted when dead orders outnumber live ones (amortised O(1) a cancel). `apply` handles a
+well-formed AUTO order that rests, and a cancel, inline, without another call; events are
+NamedTuples built with one `tuple.__new__` call each (see `exchange/model.py`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_left, insort
+from bisect import insort
 from collections import deque
 from typing import Any
 
@@ -64,8 +66,11 @@ CANCEL_EXPIRED = "expired"
 _BUY = Side.BUY
 _SELL = Side.SELL
 _AUTO = MatchMode.AUTO
-_new = object.__new__
-_set = object.__setattr__
+# The types of a well-formed new order's order_id, account, price_fen and quantity, compared in one
+# tuple comparison on the hot path (fewer bytecodes than four `type(x) is T` tests).
+_FIELD_TYPES = (str, str, int, int)
+# Events are built with tuple.__new__ directly: one C call, no Python-level __new__ (model.py).
+_record: Any = tuple.__new__
 
 # A resting order is a plain list, the cheapest mutable record in CPython (the hot path builds one
 # per resting order and reads it by constant index):
@@ -74,27 +79,23 @@ _set = object.__setattr__
 _Order = list[Any]  # a type alias, for readability
 _ID, _ACCOUNT, _IS_BUY, _PRICE, _QUANTITY, _REMAINING, _SEQ = range(7)
 
-
-class _Level:
-    """One price level: orders in time order (dead ones skipped lazily), live quantity and count."""
-
-    __slots__ = ("count", "quantity", "queue")
-
-    def __init__(self) -> None:
-        self.queue: deque[list[Any]] = deque()
-        self.quantity = 0
-        self.count = 0
+# Cancels are lazy: a cancelled order stays in its level's deque, dead, until matching reaches it
+# or the book is compacted. The book is compacted when the dead orders outnumber the live ones by
+# this many; each compaction then follows at least as many cancels as there are live orders, so it
+# costs O(1) per cancel, amortised, and the deques hold at most about twice the live orders.
+_COMPACT_SLACK = 1_024
 
 
 class Book:
     """One instrument's listed-agreement order book (DOMAIN.md §5 [reg]); pure and deterministic."""
 
     __slots__ = (
-        "_accepted_ids",
         "_ask_keys",
         "_asks",
         "_bid_keys",
         "_bids",
+        "_compact_at",
+        "_dead",
         "_high",
         "_lot",
         "_low",
@@ -118,14 +119,19 @@ class Book:
         self._lot = rules.lot_t
         self._quantity_max = rules.order_quantity_max_t
         self._seq = next_seq
-        self._orders: dict[str, list[Any]] = {}
-        self._accepted_ids: set[str] = set()
-        # Bid keys are prices ascending (best = last); ask keys are negated prices ascending
-        # (best = lowest price = last), so both sides sweep from the end of their list.
-        self._bids: dict[int, _Level] = {}
+        # Every order id ever accepted (so a reused id is refused), mapped to its record while the
+        # order rests and to None once it has filled or been cancelled: one dict does both jobs.
+        self._orders: dict[str, _Order | None] = {}
+        # Per side, a dict from price to the deque of orders at that price in time order, and the
+        # sorted list of those prices with the best last: bid keys are prices ascending, ask keys
+        # negated prices ascending (best = lowest price = last), so both sides sweep from the end.
+        # A level may be left holding only dead orders; matching and reads skip and drop it.
+        self._bids: dict[int, deque[_Order]] = {}
         self._bid_keys: list[int] = []
-        self._asks: dict[int, _Level] = {}
+        self._asks: dict[int, deque[_Order]] = {}
         self._ask_keys: list[int] = []
+        self._dead = 0  # cancelled orders still sitting in deques
+        self._compact_at = _COMPACT_SLACK
         self._reference = 0
         self._low = 0
         self._high = 0
@@ -141,7 +147,7 @@ class Book:
         bug and raise ValueError (nothing changes).
         """
         low, high = self._band_for(price_fen)
-        outside = [o[_ID] for o in self._orders.values() if not low <= o[_PRICE] <= high]
+        outside = [o[_ID] for o in self._resting() if not low <= o[_PRICE] <= high]
         if outside:
             raise ValueError(
                 f"{len(outside)} resting order(s) lie outside the new band {low}..{high} fen "
@@ -179,49 +185,126 @@ class Book:
         """Apply one command and return what happened, in order; a refusal leaves the book unchanged."""
         kind = type(command)
         if kind is NewOrder:
-            c: NewOrder = command  # type: ignore[assignment]
             # The common case, a well-formed AUTO order, is recognised in one expression; anything
             # else takes the checked path, which names the first rule broken.
-            order_id = c.order_id
-            price = c.price_fen
-            quantity = c.quantity
-            side = c.side
-            if (
-                type(price) is int
-                and type(quantity) is int
-                and self._low <= price <= self._high
-                and 0 < quantity <= self._quantity_max
+            order_id, account, instrument, side, price, quantity, _at, mode, pick = command  # type: ignore[misc]
+            orders = self._orders
+            if not (
+                (type(order_id), type(account), type(price), type(quantity)) == _FIELD_TYPES
+                and self._low <= price  # unchained comparisons: fewer bytecodes than a <= b <= c
+                and price <= self._high
+                and quantity > 0
+                and quantity <= self._quantity_max
                 and not price % self._tick
                 and not quantity % self._lot
-                and c.mode is _AUTO
-                and c.pick_order_id is None
-                and (side is _BUY or side is _SELL)
-                and type(order_id) is str
-                and 0 < len(order_id) <= ORDER_ID_MAX_CHARS
-                and order_id not in self._accepted_ids
-                and type(c.account) is str
-                and c.account
-                and c.instrument == self.instrument
+                and mode is _AUTO
+                and pick is None
+                and account
+                and order_id
+                and len(order_id) <= ORDER_ID_MAX_CHARS
+                and instrument == self.instrument
+                and order_id not in orders
             ):
-                return self._accept_auto(order_id, c.account, side is _BUY, price, quantity)
-            return self._new_order_checked(c)
+                return self._new_order_checked(command)  # type: ignore[arg-type]
+            # A buy may cross when the best ask key is at or below its price, a sell when the
+            # best bid is at or above (a dead best level can only make it look so); such an
+            # order takes the longer path. An order that rests, the commonest case, is done here.
+            if side is _BUY:
+                keys = self._ask_keys
+                if keys and -keys[-1] <= price:
+                    return self._accept_auto(order_id, account, True, price, quantity)
+                seq = self._seq
+                self._seq = seq + 1
+                order = [order_id, account, True, price, quantity, quantity, seq]
+                try:
+                    self._bids[price].append(order)
+                except KeyError:
+                    self._open_level(True, price).append(order)
+            elif side is _SELL:
+                keys = self._bid_keys
+                if keys and keys[-1] >= price:
+                    return self._accept_auto(order_id, account, False, price, quantity)
+                seq = self._seq
+                self._seq = seq + 1
+                order = [order_id, account, False, price, quantity, quantity, seq]
+                try:
+                    self._asks[price].append(order)
+                except KeyError:
+                    self._open_level(False, price).append(order)
+            else:
+                return self._new_order_checked(command)  # type: ignore[arg-type]
+            orders[order_id] = order
+            return [
+                _record(OrderAccepted, (order_id, instrument, side, price, quantity, seq)),
+                _record(OrderRested, (order_id, quantity)),
+            ]
         if kind is CancelOrder:
-            order_id = command.order_id
-            order = self._orders.get(order_id) if type(order_id) is str else None
-            if order is not None and order[1] == command.account:  # [1]: the order's account
-                remaining = order[5]  # [5]: its remaining quantity
-                self._unrest(order)
-                cancelled = _new(OrderCancelled)
-                _set(
-                    cancelled,
-                    "__dict__",
-                    {"order_id": order_id, "remaining": remaining, "reason": CANCEL_BY_REQUEST},
-                )
-                return [cancelled]
+            order_id, account, _at = command  # type: ignore[misc]
+            try:
+                resting = self._orders[order_id]
+            except (KeyError, TypeError):  # never accepted, or not even a hashable id
+                resting = None
+            if resting is not None and resting[1] == account:  # [1]: the order's account
+                # Lazy: the order is marked dead ([5] remaining = 0) where it sits in its level.
+                remaining = resting[5]
+                resting[5] = 0
+                self._orders[order_id] = None
+                dead = self._dead + 1
+                self._dead = dead
+                if dead > self._compact_at:
+                    self._compact()
+                return [_record(OrderCancelled, (order_id, remaining, CANCEL_BY_REQUEST))]
             return self._cancel(command)  # type: ignore[arg-type]
         if kind is AmendOrder:
             return self._amend(command)  # type: ignore[arg-type]
         raise TypeError(f"not an exchange command: {command!r}")
+
+    def _open_level(self, is_buy: bool, price: int) -> deque[_Order]:
+        """A new, empty price level, with its price inserted in order into the side's key list."""
+        level: deque[_Order] = deque()
+        if is_buy:
+            self._bids[price] = level
+            insort(self._bid_keys, price)
+        else:
+            self._asks[price] = level
+            insort(self._ask_keys, -price)
+        return level
+
+    def _resting(self) -> list[_Order]:
+        """The records of the orders resting now, in no particular order."""
+        return [o for o in self._orders.values() if o is not None]
+
+    def _compact(self) -> None:
+        """Drop every dead order from the deques and every level left empty (amortised O(1))."""
+        live = 0
+        for levels, keys, sign in ((self._bids, self._bid_keys, 1), (self._asks, self._ask_keys, -1)):
+            for price in list(levels):
+                kept = [o for o in levels[price] if o[_REMAINING]]
+                if kept:
+                    levels[price] = deque(kept)
+                    live += len(kept)
+                else:
+                    del levels[price]
+            keys[:] = sorted(sign * price for price in levels)
+        self._dead = 0
+        self._compact_at = live + _COMPACT_SLACK
+
+    def _best_level(self, is_buy: bool) -> deque[_Order] | None:
+        """The best level of one side with a live order at its front, dropping dead ones on the way."""
+        if is_buy:
+            keys, levels, sign = self._bid_keys, self._bids, 1
+        else:
+            keys, levels, sign = self._ask_keys, self._asks, -1
+        while keys:
+            level = levels[sign * keys[-1]]
+            while level and not level[0][_REMAINING]:
+                level.popleft()
+                self._dead -= 1
+            if level:
+                return level
+            del levels[sign * keys[-1]]
+            keys.pop()
+        return None
 
     def _new_order_checked(self, c: NewOrder) -> list[Event]:
         refusal = self._check_new(c)
@@ -236,56 +319,40 @@ class Book:
         self, order_id: str, account: str, is_buy: bool, price: int, quantity: int
     ) -> list[Event]:
         """Accept a checked AUTO order: match it at price-time priority, then rest the remainder."""
-        # Self-trade prevention needs a look ahead only when the order crosses the other side.
+        # The other side's best level, with dead orders at its front dropped (as in _best_level,
+        # inline: this is the path of every crossing order).
         if is_buy:
-            keys = self._ask_keys
-            crosses = bool(keys) and -keys[-1] <= price
+            keys, levels, sign = self._ask_keys, self._asks, -1
         else:
-            keys = self._bid_keys
-            crosses = bool(keys) and keys[-1] >= price
+            keys, levels, sign = self._bid_keys, self._bids, 1
+        crosses = False
+        while keys:
+            best = sign * keys[-1]
+            level = levels[best]
+            while level and not level[0][5]:  # [5]: remaining; 0 for a dead order
+                level.popleft()
+                self._dead -= 1
+            if level:
+                crosses = best <= price if is_buy else best >= price
+                break
+            del levels[best]
+            keys.pop()
+        # Self-trade prevention needs a look ahead only when the order crosses the other side.
         if crosses:
             own = self._own_order_in_way(account, is_buy, price, quantity)
             if own is not None:
                 return [_self_trade(order_id, own)]
         seq = self._seq
         self._seq = seq + 1
-        self._accepted_ids.add(order_id)
-        accepted = _new(OrderAccepted)
-        _set(
-            accepted,
-            "__dict__",
-            {
-                "order_id": order_id,
-                "instrument": self.instrument,
-                "side": _BUY if is_buy else _SELL,
-                "price_fen": price,
-                "quantity": quantity,
-                "seq": seq,
-            },
-        )
-        events: list[Event] = [accepted]
+        self._orders[order_id] = None  # accepted; _rest records it if a remainder rests
+        side = _BUY if is_buy else _SELL
+        events: list[Event] = [
+            _record(OrderAccepted, (order_id, self.instrument, side, price, quantity, seq))
+        ]
         remaining = self._match(order_id, account, is_buy, price, quantity, events) if crosses else quantity
         if remaining:
-            if is_buy:
-                levels = self._bids
-                level = levels.get(price)
-                if level is None:
-                    level = levels[price] = _Level()
-                    insort(self._bid_keys, price)
-            else:
-                levels = self._asks
-                level = levels.get(price)
-                if level is None:
-                    level = levels[price] = _Level()
-                    insort(self._ask_keys, -price)
-            order = [order_id, account, is_buy, price, quantity, remaining, seq]
-            level.queue.append(order)
-            level.quantity += remaining
-            level.count += 1
-            self._orders[order_id] = order
-            rested = _new(OrderRested)
-            _set(rested, "__dict__", {"order_id": order_id, "remaining": remaining})
-            events.append(rested)
+            self._rest([order_id, account, is_buy, price, quantity, remaining, seq])
+            events.append(_record(OrderRested, (order_id, remaining)))
         return events
 
     def _check_new(self, c: NewOrder) -> OrderRejected | None:
@@ -301,7 +368,7 @@ class Book:
                 Code.ORDER_WRONG_INSTRUMENT,
                 f"order {order_id} is for {c.instrument!r}, but this is the book of {self.instrument!r}",
             )
-        if order_id in self._accepted_ids:
+        if order_id in self._orders:
             return _reject(
                 order_id, Code.ORDER_EXISTS, f"order id {order_id} has already been used in this book"
             )
@@ -389,11 +456,12 @@ class Book:
             level_price = sign * keys[index]
             if (level_price > price) if is_buy else (level_price < price):
                 return None
-            for o in levels[level_price].queue:
-                if o[_REMAINING]:
-                    if o[_ACCOUNT] == account:
-                        return str(o[_ID])
-                    left -= o[_REMAINING]
+            for o in levels[level_price]:
+                open_quantity = o[5]  # [5]: remaining; 0 for a dead order
+                if open_quantity:
+                    if o[1] == account:  # [1]: account
+                        return str(o[0])
+                    left -= open_quantity
                     if left <= 0:
                         return None
         return None
@@ -412,105 +480,81 @@ class Book:
         seq = self._seq
         remaining = quantity
         append = events.append
+        dead = 0
         while remaining and keys:
             level_price = sign * keys[-1]
             if (level_price > price) if is_buy else (level_price < price):
                 break
             level = levels[level_price]
-            queue = level.queue
-            while remaining:
-                resting = queue[0]
+            while remaining and level:
+                resting = level[0]
                 open_quantity = resting[5]
                 if not open_quantity:  # cancelled earlier: lazy removal
-                    queue.popleft()
+                    level.popleft()
+                    dead += 1
                     continue
                 fill = open_quantity if open_quantity <= remaining else remaining
-                trade = _new(TradeExecuted)
                 if is_buy:
-                    buy_id, sell_id, buy_account, sell_account = (
+                    trade = (
+                        f"{instrument}-{seq}",
+                        instrument,
+                        level_price,
+                        fill,
                         order_id,
                         resting[0],
                         account,
                         resting[1],
+                        aggressor,
+                        seq,
                     )
                 else:
-                    buy_id, sell_id, buy_account, sell_account = (
+                    trade = (
+                        f"{instrument}-{seq}",
+                        instrument,
+                        level_price,
+                        fill,
                         resting[0],
                         order_id,
                         resting[1],
                         account,
+                        aggressor,
+                        seq,
                     )
-                _set(
-                    trade,
-                    "__dict__",
-                    {
-                        "trade_id": f"{instrument}-{seq}",
-                        "instrument": instrument,
-                        "price_fen": level_price,
-                        "quantity": fill,
-                        "buy_order_id": buy_id,
-                        "sell_order_id": sell_id,
-                        "buy_account": buy_account,
-                        "sell_account": sell_account,
-                        "aggressor": aggressor,
-                        "seq": seq,
-                    },
-                )
-                append(trade)
+                append(_record(TradeExecuted, trade))
                 seq += 1
                 remaining -= fill
-                level.quantity -= fill
                 if fill == open_quantity:
                     resting[5] = 0
-                    queue.popleft()
-                    del orders[resting[0]]
-                    level.count -= 1
-                    if not level.count:
-                        del levels[level_price]
-                        keys.pop()
-                        break
+                    level.popleft()
+                    orders[resting[0]] = None
                 else:
                     resting[5] = open_quantity - fill
+            while level and not level[0][5]:  # leave a live order (or nothing) at the front
+                level.popleft()
+                dead += 1
+            if not level:
+                del levels[level_price]
+                keys.pop()
+        self._dead -= dead
         self._seq = seq
         return remaining
 
     def _rest(self, order: _Order) -> None:
         """Put an order at the back of its price level, creating the level if it is new."""
         price = order[_PRICE]
-        if order[_IS_BUY]:
-            levels, keys, key = self._bids, self._bid_keys, price
-        else:
-            levels, keys, key = self._asks, self._ask_keys, -price
-        level = levels.get(price)
+        level = (self._bids if order[_IS_BUY] else self._asks).get(price)
         if level is None:
-            level = levels[price] = _Level()
-            insort(keys, key)
-        level.queue.append(order)
-        level.quantity += order[_REMAINING]
-        level.count += 1
+            level = self._open_level(order[_IS_BUY], price)
+        level.append(order)
         self._orders[order[_ID]] = order
 
     def _unrest(self, order: _Order) -> None:
-        """Take a live order out of its level (lazily) and out of the book's index."""
-        price = order[_PRICE]
-        if order[_IS_BUY]:
-            levels, keys, key = self._bids, self._bid_keys, price
-        else:
-            levels, keys, key = self._asks, self._ask_keys, -price
-        level = levels[price]
-        level.quantity -= order[_REMAINING]
-        level.count -= 1
+        """Take a live order out of the book: marked dead where it sits, dropped from the index."""
         order[_REMAINING] = 0
-        del self._orders[order[_ID]]
-        queue = level.queue
-        if not level.count:
-            del levels[price]
-            del keys[bisect_left(keys, key)]
-        elif queue[0] is order:
-            queue.popleft()
-        elif len(queue) > 2 * level.count + 32:
-            # Many dead orders behind a long-lived front order: compact so memory stays bounded.
-            level.queue = deque(o for o in queue if o[_REMAINING])
+        self._orders[order[_ID]] = None
+        self._dead += 1
+        if self._dead > self._compact_at:
+            self._compact()
 
     def _pick(self, c: NewOrder, is_buy: bool) -> list[Event]:
         """SEEE mode: trade with the named resting order only, at its price; cancel the taker's rest.
@@ -551,7 +595,7 @@ class Book:
             return [_self_trade(order_id, pick_id)]
         seq = self._seq
         self._seq = seq + 1
-        self._accepted_ids.add(order_id)
+        self._orders[order_id] = None  # accepted; a PICK order never rests
         events: list[Event] = [
             OrderAccepted(order_id, self.instrument, _BUY if is_buy else _SELL, c.price_fen, c.quantity, seq)
         ]
@@ -580,7 +624,6 @@ class Book:
             self._unrest(picked)
         else:
             picked[_REMAINING] -= fill
-            (self._asks if is_buy else self._bids)[picked[_PRICE]].quantity -= fill
         if c.quantity > fill:
             events.append(OrderCancelled(order_id, c.quantity - fill, CANCEL_PICK_REMAINDER))
         return events
@@ -646,8 +689,6 @@ class Book:
         remaining = quantity - filled
         if price == order[_PRICE] and quantity < order[_QUANTITY]:
             # A size cut keeps time priority: change the order in place.
-            level = (self._bids if order[_IS_BUY] else self._asks)[price]
-            level.quantity -= order[_REMAINING] - remaining
             order[_QUANTITY] = quantity
             order[_REMAINING] = remaining
             return [OrderAmended(order_id, price, quantity, remaining)]
@@ -669,25 +710,44 @@ class Book:
         return events
 
     def _crosses(self, is_buy: bool, price: int) -> bool:
-        if is_buy:
-            return bool(self._ask_keys) and -self._ask_keys[-1] <= price
-        return bool(self._bid_keys) and self._bid_keys[-1] >= price
+        """Whether an order at `price` meets the other side's best live order."""
+        level = self._best_level(not is_buy)
+        if level is None:
+            return False
+        best: int = level[0][_PRICE]
+        return best <= price if is_buy else best >= price
 
     def expire_all(self, reason: str = CANCEL_EXPIRED) -> list[Event]:
         """Cancel every resting order at the end of the day: listed orders are day orders."""
         events: list[Event] = []
-        for order in sorted(self._orders.values(), key=lambda o: o[_SEQ]):
+        resting = sorted(self._resting(), key=lambda o: o[_SEQ])
+        for order in resting:
             events.append(OrderCancelled(order[_ID], order[_REMAINING], reason))
-        for order in list(self._orders.values()):
+        for order in resting:
             self._unrest(order)
+        self._compact()
         return events
 
     # Reads -------------------------------------------------------------------------------------
 
-    def _best_prices(self, side: Side, levels: int) -> list[int]:
+    def _live_levels(self, side: Side, levels: int) -> list[tuple[int, list[_Order]]]:
+        """The best `levels` price levels of one side that hold live orders, best first."""
         if side == _BUY:
-            return self._bid_keys[: -levels - 1 : -1]
-        return [-key for key in self._ask_keys[: -levels - 1 : -1]]
+            keys, book, sign = self._bid_keys, self._bids, 1
+        else:
+            keys, book, sign = self._ask_keys, self._asks, -1
+        found: list[tuple[int, list[_Order]]] = []
+        for index in range(len(keys) - 1, -1, -1):
+            if len(found) == levels:
+                break
+            price = sign * keys[index]
+            live = [o for o in book[price] if o[_REMAINING]]
+            if live:
+                found.append((price, live))
+        return found
+
+    def _best_prices(self, side: Side, levels: int) -> list[int]:
+        return [price for price, _ in self._live_levels(side, levels)]
 
     def best(self, side: Side) -> int | None:
         """The best price on one side, or None when it is empty."""
@@ -698,8 +758,10 @@ class Book:
         """The best `levels` price levels of one side, best first, with open quantity and order count."""
         if type(levels) is not int or not 1 <= levels <= DEPTH_LEVELS_MAX:
             raise ValueError(f"levels must be 1..{DEPTH_LEVELS_MAX}, not {levels!r}")
-        book = self._bids if side == _BUY else self._asks
-        return [Level(p, book[p].quantity, book[p].count) for p in self._best_prices(side, levels)]
+        return [
+            Level(price, sum(o[_REMAINING] for o in live), len(live))
+            for price, live in self._live_levels(side, levels)
+        ]
 
     def order(self, order_id: str) -> RestingOrder | None:
         """A resting order's current state, or None when it is not resting."""
@@ -718,12 +780,12 @@ class Book:
 
     def resting_orders(self) -> list[RestingOrder]:
         """Every resting order, in time priority order."""
-        views = (self.order(order_id) for order_id in self._orders)
+        views = (self.order(o[_ID]) for o in self._resting())
         return sorted((v for v in views if v is not None), key=lambda v: v.seq)
 
     def snapshot(self) -> dict[str, Any]:
         """The book's canonical JSON-able state: equal for two books exactly when they behave alike."""
-        digest = hashlib.sha256("\n".join(sorted(self._accepted_ids)).encode()).hexdigest()
+        digest = hashlib.sha256("\n".join(sorted(self._orders)).encode()).hexdigest()
         return {
             "instrument": self.instrument,
             "rules": {
@@ -735,26 +797,20 @@ class Book:
             "reference_price_fen": self._reference,
             "band_fen": [self._low, self._high],
             "next_seq": self._seq,
-            "accepted_orders": len(self._accepted_ids),
+            "accepted_orders": len(self._orders),
             "accepted_ids_sha256": digest,
             "bids": self._side_snapshot(_BUY),
             "asks": self._side_snapshot(_SELL),
         }
 
     def _side_snapshot(self, side: Side) -> list[dict[str, Any]]:
-        book = self._bids if side == _BUY else self._asks
-        prices = self._best_prices(side, len(book))
         return [
             {
                 "price_fen": price,
-                "quantity": book[price].quantity,
-                "orders": [
-                    [o[_ID], o[_ACCOUNT], o[_QUANTITY], o[_REMAINING], o[_SEQ]]
-                    for o in book[price].queue
-                    if o[_REMAINING]
-                ],
+                "quantity": sum(o[_REMAINING] for o in live),
+                "orders": [[o[_ID], o[_ACCOUNT], o[_QUANTITY], o[_REMAINING], o[_SEQ]] for o in live],
             }
-            for price in prices
+            for price, live in self._live_levels(side, len(self._bids if side == _BUY else self._asks))
         ]
 
 

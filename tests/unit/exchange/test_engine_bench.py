@@ -40,3 +40,14 @@ def test_the_stream_cancels_only_live_orders_and_is_seeded():
 def test_bench_matching_refuses_an_absurd_size():
     with pytest.raises(typer.Exit):
         bench_matching(ops=0, seed=1, repeat=1, as_json=True)
+
+
+def test_bench_matching_on_the_cpu_clock_still_checks_equal_fills(capsys):
+    bench_matching(ops=2_000, seed=5, repeat=1, as_json=True, clock="cpu")
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["clock"] == "cpu" and result["filled_equal"] is True and result["ops_per_s"] > 0
+
+
+def test_bench_matching_refuses_an_unknown_clock():
+    with pytest.raises(typer.Exit):
+        bench_matching(ops=1_000, seed=1, repeat=1, as_json=True, clock="sundial")
