@@ -383,3 +383,32 @@ def years_reported(connection: Connection) -> list[int]:
             select(roster_emissions.c.year).distinct().order_by(roster_emissions.c.year)
         )
     ]
+
+
+# --- bulk reads for allocation (issue 4) ----------------------------------------------------------
+
+
+def entities_in_sectors(connection: Connection, sectors: Sequence[str]) -> list[Entity]:
+    """Every entity of the given sectors that is not removed, by id (allocation covers them)."""
+    rows = connection.execute(
+        select(roster_entities)
+        .where(
+            roster_entities.c.sector.in_(list(sectors)),
+            roster_entities.c.status != EntityStatus.REMOVED.value,
+        )
+        .order_by(roster_entities.c.id)
+    )
+    return [_entity(r) for r in rows]
+
+
+def active_facilities_in_sectors(connection: Connection, sectors: Sequence[str]) -> list[Facility]:
+    """Every running facility of the given sectors, by entity and id."""
+    rows = connection.execute(
+        select(roster_facilities)
+        .where(
+            roster_facilities.c.sector.in_(list(sectors)),
+            roster_facilities.c.status == FacilityStatus.ACTIVE.value,
+        )
+        .order_by(roster_facilities.c.entity_id, roster_facilities.c.id)
+    )
+    return [_facility(r) for r in rows]

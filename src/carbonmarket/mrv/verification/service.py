@@ -513,6 +513,13 @@ class Verification:
         result: int | None = run_read(self.engine, read)
         return result
 
+    def verified_of_year(self, year: int) -> dict[str, int]:
+        """Every entity's compliance figure for a year at once: {entity_id: whole t CO2e} (allocation)."""
+        result: dict[str, int] = run_read(
+            self.engine, lambda connection: store.verified_of_year(connection, year)
+        )
+        return result
+
     def verification(self, verification_id: str) -> dict[str, Any]:
         """A verification with its nonconformities."""
 

@@ -361,3 +361,15 @@ def published_years(connection: Connection) -> list[int]:
         select(mrv_evaluation_publications.c.year).order_by(mrv_evaluation_publications.c.year.desc())
     )
     return [int(r.year) for r in rows]
+
+
+def verified_of_year(connection: Connection, year: int) -> dict[str, int]:
+    """Every entity's accepted verified emissions for a year (whole t CO2e), in one query (allocation)."""
+    rows = connection.execute(
+        select(mrv_verifications.c.entity_id, mrv_verifications.c.verified_emissions_tco2e).where(
+            mrv_verifications.c.year == year,
+            mrv_verifications.c.status == VerificationStatus.VERIFIED.value,
+            mrv_verifications.c.live_key.is_not(None),
+        )
+    )
+    return {r.entity_id: int(r.verified_emissions_tco2e) for r in rows}
