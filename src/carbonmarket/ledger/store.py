@@ -144,10 +144,37 @@ def insert_legs(
             _LEG_IDS, {"batch_id": batch_id, "first": first_leg, "last": first_leg + len(rows) - 1}
         )
         return [int(row[0]) for row in found]
-    result = connection.execute(
-        insert(transfers).returning(transfers.c.id, sort_by_parameter_order=True), rows
-    )
-    return [int(row[0]) for row in result]
+    # PostgreSQL: the legs as arrays in one statement of fixed text (prepared once, parsed once),
+    # instead of a VALUES list whose text grows with the batch and is parsed anew every time.
+    # Rows come back with their leg number, so ids are put in leg order without trusting the
+    # order RETURNING happens to use.
+    columns = {
+        "batch_id": batch_id,
+        "at": at,
+        "legs": [r["leg"] for r in rows],
+        "kinds": [r["kind"] for r in rows],
+        "debits": [r["debit_account"] for r in rows],
+        "credits": [r["credit_account"] for r in rows],
+        "instruments": [r["instrument_id"] for r in rows],
+        "quantities": [r["quantity"] for r in rows],
+        "hold_ids": [r["hold_id"] for r in rows],
+        "reverses": [r["reverses_id"] for r in rows],
+    }
+    by_leg = {int(leg): int(new_id) for new_id, leg in _INSERT_LEGS_PG.all(connection, columns)}
+    return [by_leg[number] for number in range(first_leg, first_leg + len(rows))]
+
+
+_INSERT_LEGS_PG = Sql(
+    "INSERT INTO transfers (batch_id, leg, kind, debit_account, credit_account, instrument_id, quantity, "
+    "hold_id, reverses_id, at) "
+    "SELECT :batch_id, u.leg, u.kind, u.debit, u.credit, u.instrument, u.quantity, u.hold_id, "
+    "u.reverses, :at "
+    "FROM unnest(CAST(:legs AS integer[]), CAST(:kinds AS text[]), CAST(:debits AS text[]), "
+    "CAST(:credits AS text[]), CAST(:instruments AS text[]), CAST(:quantities AS bigint[]), "
+    "CAST(:hold_ids AS text[]), CAST(:reverses AS bigint[])) "
+    "AS u(leg, kind, debit, credit, instrument, quantity, hold_id, reverses) "
+    "RETURNING id, leg"
+)
 
 
 _LEG_IDS = (
