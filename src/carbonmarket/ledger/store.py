@@ -105,8 +105,27 @@ def write_balances(connection: Connection, changes: Mapping[Key, Balance]) -> No
     ]
     if len(rows) == 1:
         _WRITE_BALANCE.run(connection, rows[0])
+    elif connection.dialect.name == "postgresql":
+        # One statement of fixed text for any number of rows (they are locked already, in key order).
+        _WRITE_BALANCES_PG.run(
+            connection,
+            {
+                "accounts": [r["k_account"] for r in rows],
+                "instruments": [r["k_instrument"] for r in rows],
+                "totals": [r["v_total"] for r in rows],
+                "helds": [r["v_held"] for r in rows],
+            },
+        )
     else:
         _WRITE_BALANCE.execute_many(connection, rows)
+
+
+_WRITE_BALANCES_PG = Sql(
+    "UPDATE balances AS b SET total = u.total, held = u.held "
+    "FROM unnest(CAST(:accounts AS text[]), CAST(:instruments AS text[]), CAST(:totals AS bigint[]), "
+    "CAST(:helds AS bigint[])) AS u(account_id, instrument_id, total, held) "
+    "WHERE b.account_id = u.account_id AND b.instrument_id = u.instrument_id"
+)
 
 
 def insert_legs(
