@@ -138,6 +138,25 @@ def emit_outcome(outcome: Outcome, as_json: bool) -> None:
     )
 
 
+def emit_query(call: Callable[[], Any], as_json: bool, rows_key: str | None = None) -> None:
+    """Run a context's query and print `{"ok": true, ...}`; a refusal exits 1 with its code.
+
+    With `rows_key`, people (not `--json`) get the scalar fields and that list as a table.
+    """
+    try:
+        data = call()
+    except Refused as refused:
+        refuse(refused, as_json)
+    human = None
+    if rows_key is not None and data.get(rows_key):
+
+        def human() -> None:
+            console.print({k: v for k, v in data.items() if k != rows_key and not isinstance(v, list | dict)})
+            _table(data[rows_key])
+
+    emit({"ok": True, **data}, as_json, human=human)
+
+
 def refuse(refused: Refused, as_json: bool) -> NoReturn:
     """Print a refusal raised by a query and exit 1."""
     emit_outcome(refused.refusal, as_json)

@@ -49,24 +49,10 @@ def _emit_outcome(outcome: Outcome, as_json: bool) -> None:
 
 
 def _query(call: Callable[[], Any], as_json: bool, rows_key: str | None = None) -> None:
-    """Run a query and print it; a refusal exits 1 with its code."""
-    from carbonmarket.cli import refuse
+    """Run a query and print it; a refusal exits 1 with its code (`carbonmarket.cli.emit_query`)."""
+    from carbonmarket.cli import emit_query
 
-    try:
-        data = call()
-    except Refused as refused:
-        refuse(refused, as_json)
-        return
-    human = None
-    if rows_key is not None and data.get(rows_key):
-
-        def human() -> None:
-            from carbonmarket.cli import _table, console
-
-            console.print({k: v for k, v in data.items() if k != rows_key and not isinstance(v, list | dict)})
-            _table(data[rows_key])
-
-    _emit({"ok": True, **data}, as_json, human=human)
+    emit_query(call, as_json, rows_key)
 
 
 def _compliance(db: str | None) -> Any:

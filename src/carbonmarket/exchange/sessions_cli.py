@@ -77,24 +77,11 @@ def _run(call: Callable[[], Outcome], as_json: bool) -> None:
     _emit_outcome(outcome, as_json)
 
 
-def _query(call: Callable[[], dict[str, Any]], as_json: bool, rows_key: str | None = None) -> None:
-    """Run a query and print it; a refusal exits 1 with its code."""
-    from carbonmarket.cli import refuse
+def _query(call: Callable[[], Any], as_json: bool, rows_key: str | None = None) -> None:
+    """Run a query and print it; a refusal exits 1 with its code (`carbonmarket.cli.emit_query`)."""
+    from carbonmarket.cli import emit_query
 
-    try:
-        data = call()
-    except Refused as refused:
-        refuse(refused, as_json)
-        return
-    human = None
-    if rows_key is not None:
-
-        def human() -> None:
-            from carbonmarket.cli import _table
-
-            _table(data[rows_key])
-
-    _emit({"ok": True, **data}, as_json, human=human)
+    emit_query(call, as_json, rows_key)
 
 
 def _clock(at: str | None) -> Clock:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from carbonmarket.core.actors import LOCAL_OPERATOR
-from carbonmarket.core.results import Outcome, Refused
+from carbonmarket.core.results import Outcome
 
 verification_app = typer.Typer(
     help="Third-party verification: bodies, assignments, nonconformities, verified emissions, evaluation.",
@@ -49,24 +49,11 @@ def _emit_outcome(outcome: Outcome, as_json: bool) -> None:
     emit_outcome(outcome, as_json)
 
 
-def _query(call: Callable[[], dict[str, Any]], as_json: bool, rows_key: str | None = None) -> None:
-    """Run a query and print it; a refusal exits 1 with its code."""
-    from carbonmarket.cli import refuse
+def _query(call: Callable[[], Any], as_json: bool, rows_key: str | None = None) -> None:
+    """Run a query and print it; a refusal exits 1 with its code (`carbonmarket.cli.emit_query`)."""
+    from carbonmarket.cli import emit_query
 
-    try:
-        data = call()
-    except Refused as refused:
-        refuse(refused, as_json)
-        return
-    human = None
-    if rows_key is not None:
-
-        def human() -> None:
-            from carbonmarket.cli import _table
-
-            _table(data[rows_key])
-
-    _emit({"ok": True, **data}, as_json, human=human)
+    emit_query(call, as_json, rows_key)
 
 
 def _verification(db: str | None) -> Any:
