@@ -139,35 +139,16 @@ class HoldRequest:
 
 def create_hold(connection: Connection, request: HoldRequest, at: str) -> None:
     """Reserve units (pending): they stay in the account but can no longer be moved or re-reserved."""
-    key = (request.account, request.instrument)
-    store.ensure_balances(connection, [key])
-    current = store.lock_balances(connection, [key])[key]
-    if request.quantity > current.available:
-        raise Refused(
-            Code.INSUFFICIENT_BALANCE,
-            f"account {request.account!r} has {current.available} t of {request.instrument} available "
-            f"to reserve; the hold needs {request.quantity} t",
-            available=current.available,
-        )
-    store.write_balances(connection, {key: Balance(current.total, current.held + request.quantity)})
-    store.insert_hold(
-        connection,
-        id=request.hold_id,
-        kind=request.kind.value,
-        account_id=request.account,
-        instrument_id=request.instrument,
-        quantity=request.quantity,
-        pledgee_account=request.pledgee,
-        status=HoldStatus.PENDING.value,
-        expires_at=request.expires_at,
-        reason=request.reason,
-        created_at=at,
-    )
+    create_holds(connection, [request], at)
 
 
 def load_pending_hold(connection: Connection, hold_id: str, at: str) -> Any:
     """Lock a hold that must still be pending and not past its expiry."""
-    hold = store.lock_hold(connection, hold_id)
+    return _usable_hold(hold_id, store.lock_hold(connection, hold_id), at)
+
+
+def _usable_hold(hold_id: str, hold: Any, at: str) -> Any:
+    """The hold, if it exists, is pending and is not past its expiry; else the refusal naming why."""
     if hold is None:
         raise Refused(Code.HOLD_NOT_FOUND, f"hold {hold_id!r} does not exist")
     check_hold_pending(hold_id, hold.status)
@@ -241,12 +222,7 @@ def apply_closing_holds(
     posted: dict[str, int] = {}
     resolved: list[tuple[str, str, int | None]] = []
     for hold_id in sorted(consumed):
-        hold = found.get(hold_id)
-        if hold is None:
-            raise Refused(Code.HOLD_NOT_FOUND, f"hold {hold_id!r} does not exist")
-        check_hold_pending(hold_id, hold.status)
-        if hold.expires_at is not None and hold.expires_at <= at:
-            raise Refused(Code.HOLD_EXPIRED, f"hold {hold_id!r} expired at {hold.expires_at}")
+        hold = _usable_hold(hold_id, found.get(hold_id), at)
         remaining = hold_remaining(hold.quantity, hold.posted_quantity)
         check_post_quantity(hold_id, remaining, consumed[hold_id])
         for leg in legs:
@@ -285,7 +261,7 @@ def create_holds(connection: Connection, requests: Sequence[HoldRequest], at: st
             raise Refused(
                 Code.INSUFFICIENT_BALANCE,
                 f"account {key[0]!r} has {current[key].available} t of {key[1]} available to reserve; "
-                f"the holds need {wanted[key]} t",
+                f"the {'hold needs' if len(requests) == 1 else 'holds need'} {wanted[key]} t",
                 available=current[key].available,
             )
     store.write_balances(
@@ -311,8 +287,10 @@ def create_holds(connection: Connection, requests: Sequence[HoldRequest], at: st
     )
 
 
-def void_holds(connection: Connection, found: Sequence[Any], at: str) -> None:
-    """`void_hold` for many pending holds: one balance lock and write, one hold update."""
+def void_holds(
+    connection: Connection, found: Sequence[Any], at: str, status: HoldStatus = HoldStatus.VOIDED
+) -> None:
+    """Release what pending holds still reserve (voided, or expired): one balance lock and write."""
     freed: dict[Key, int] = {}
     for hold in found:
         key = (hold.account_id, hold.instrument_id)
@@ -322,18 +300,12 @@ def void_holds(connection: Connection, found: Sequence[Any], at: str) -> None:
     store.write_balances(
         connection, {key: Balance(current[key].total, current[key].held - freed[key]) for key in keys}
     )
-    store.resolve_holds(
-        connection, [(hold.id, HoldStatus.VOIDED.value, hold.posted_quantity) for hold in found], at
-    )
+    store.resolve_holds(connection, [(hold.id, status.value, hold.posted_quantity) for hold in found], at)
 
 
 def void_hold(connection: Connection, hold: Any, at: str, status: HoldStatus = HoldStatus.VOIDED) -> None:
     """Release what a pending hold still reserves (voided by a person, or expired by the clock)."""
-    key = (hold.account_id, hold.instrument_id)
-    remaining = hold_remaining(hold.quantity, hold.posted_quantity)
-    current = store.lock_balances(connection, [key])[key]
-    store.write_balances(connection, {key: Balance(current.total, current.held - remaining)})
-    store.resolve_hold(connection, hold.id, status.value, at, hold.posted_quantity)
+    void_holds(connection, [hold], at, status)
 
 
 # --- reversal -------------------------------------------------------------------------------------

@@ -361,11 +361,6 @@ def delete_blocks(connection: Connection, block_ids: Sequence[int]) -> None:
 # --- holds ----------------------------------------------------------------------------------------
 
 
-def insert_hold(connection: Connection, **values: Any) -> None:
-    """Record a new pending hold."""
-    connection.execute(insert(holds).values(**values))
-
-
 def lock_hold(connection: Connection, hold_id: str) -> Row[Any] | None:
     """Read a hold, locked, so two workers cannot both resolve it."""
     query = select(holds).where(holds.c.id == hold_id)
@@ -434,11 +429,6 @@ _RESOLVE_HOLD = (
 def get_hold(connection: Connection, hold_id: str) -> Row[Any] | None:
     """Read a hold without locking it."""
     return connection.execute(select(holds).where(holds.c.id == hold_id)).first()
-
-
-def consume_hold(connection: Connection, hold_id: str, posted_total: int) -> None:
-    """Record that part of a pending hold has been posted; the rest stays reserved."""
-    connection.execute(update(holds).where(holds.c.id == hold_id).values(posted_quantity=posted_total))
 
 
 def resolve_hold(connection: Connection, hold_id: str, status: str, at: str, posted: int | None) -> None:

@@ -123,6 +123,17 @@ def parse_account_status(value: str) -> AccountStatus:
         raise Refused(Code.INVALID_ACCOUNT_STATUS, f"status {value!r} is not one of: {allowed}") from None
 
 
+# Free text of the registry (holder names, reasons, beneficiaries, purposes): present, and short
+# enough to show on a certificate.
+text_length_max = 1_000
+
+
+def check_text(value: object, what: str) -> None:
+    """Free text must be present and of sensible length (`text_length_max`)."""
+    if not isinstance(value, str) or not value.strip() or len(value) > text_length_max:
+        raise Refused(Code.INVALID_TEXT, f"{what} must be 1-{text_length_max} characters")
+
+
 def check_account_opening(holder_kind: HolderKind, account_type: AccountType) -> None:
     """Central accounts belong to government holders; the mint exists once and is never opened."""
     if account_type is AccountType.MINT:

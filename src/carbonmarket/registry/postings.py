@@ -32,7 +32,6 @@ from carbonmarket.core.ids import check_id, derived_id
 from carbonmarket.core.instruments import FUNDS_ID, InstrumentKind, parse_instrument
 from carbonmarket.core.results import Code, Refused
 from carbonmarket.core.units import amount_max_fen, parse_quantity
-from carbonmarket.db.tables import transfers
 from carbonmarket.ledger import service as ledger
 from carbonmarket.ledger import store as ledger_store
 from carbonmarket.ledger.model import (
@@ -55,6 +54,7 @@ from carbonmarket.registry.model import (
     check_acquiring,
     check_issuance_cap,
     check_issuance_target,
+    check_text,
     check_transferring,
     parse_account_type,
     parse_holder_kind,
@@ -76,6 +76,16 @@ class Authority(StrEnum):
     HOLDER = "holder"
     ORDER = "order"
     SETTLEMENT = "settlement"
+
+
+def holding_account(holder_id: str) -> str:
+    """A holder's registry holding account, `<holder>-H` (docs/markets-contract.md)."""
+    return f"{holder_id}-H"
+
+
+def trading_account(holder_id: str) -> str:
+    """A holder's trading account on the exchange, `<holder>-T` (docs/markets-contract.md)."""
+    return f"{holder_id}-T"
 
 
 @dataclass(frozen=True)
@@ -174,10 +184,8 @@ def retire(
     The voluntary market's cancellations (claims for events, products, organisations; Article 6
     transfers) use it; the certificate id is `CERT-<transaction_id>`, as for registry cancellations.
     """
-    from carbonmarket.registry.service import _check_text
-
-    _check_text(beneficiary, "beneficiary")
-    _check_text(purpose, "purpose")
+    check_text(beneficiary, "beneficiary")
+    check_text(purpose, "purpose")
     target = store.get_accounts(connection, [move_.to_account]).get(move_.to_account)
     if target is None or target.type is not AccountType.CANCELLATION:
         raise Refused(
@@ -291,38 +299,13 @@ def hold(
     authority: Authority = Authority.HOLDER,
 ) -> dict[str, Any]:
     """Reserve units or funds of an account (an order, a bid, a pending surrender) as a pending hold."""
-    _check_transaction_id(hold_id, what="hold id")
-    _require_authority(actor, authority, "reserving units")
-    accounts = store.get_accounts(connection, [account_id])
-    account = check_transferring(accounts.get(account_id), account_id)
-    if authority is Authority.HOLDER:
-        _require_initiate(actor, account, "reserving units")
-    instrument_id = parse_instrument(instrument).text
-    _instrument_kinds(connection, {instrument_id})
-    amount = _quantity(instrument_id, quantity)
-    if ledger_store.get_hold(connection, hold_id) is not None:
-        raise Refused(Code.EXISTS_WITH_DIFFERENT_FIELDS, f"hold id {hold_id!r} is already in use")
-    request = ledger.HoldRequest(hold_id, kind, account.id, instrument_id, amount, None, expires_at, reason)
-    ledger.create_hold(connection, request, at)
-    return {
-        "hold": hold_id,
-        "kind": kind.value,
-        "account": account.id,
-        "instrument": instrument_id,
-        "quantity": amount,
-    }
+    spec = HoldSpec(hold_id, kind, account_id, instrument, quantity, expires_at, reason)
+    return hold_many(connection, actor, [spec], at, authority)[0]
 
 
 def release(connection: Connection, hold_id: str, at: str) -> int:
     """Void a pending hold and return how many units it still reserved (0 if it was already resolved)."""
-    found = ledger_store.lock_hold(connection, hold_id)
-    if found is None:
-        raise Refused(Code.HOLD_NOT_FOUND, f"hold {hold_id!r} does not exist")
-    if found.status != HoldStatus.PENDING:
-        return 0
-    remaining = hold_remaining(found.quantity, found.posted_quantity)
-    ledger.void_hold(connection, found, at)
-    return remaining
+    return release_many(connection, [hold_id], at)[hold_id]
 
 
 @dataclass(frozen=True)
@@ -361,14 +344,17 @@ def hold_many(
         _check_transaction_id(spec.hold_id, what="hold id")
     _require_authority(actor, authority, "reserving units")
     found = store.get_accounts(connection, sorted({spec.account for spec in specs}))
+    # The UK order: the transferring account first, then the units and the quantity.
+    for spec in specs:
+        account = check_transferring(found.get(spec.account), spec.account)
+        if authority is Authority.HOLDER:
+            _require_initiate(actor, account, "reserving units")
     instrument_ids = [parse_instrument(spec.instrument).text for spec in specs]
     _instrument_kinds(connection, set(instrument_ids))
     requests: list[ledger.HoldRequest] = []
     seen: set[str] = set()
     for spec, instrument_id in zip(specs, instrument_ids, strict=True):
-        account = check_transferring(found.get(spec.account), spec.account)
-        if authority is Authority.HOLDER:
-            _require_initiate(actor, account, "reserving units")
+        account = found[spec.account]
         amount = _quantity(instrument_id, spec.quantity)
         if spec.hold_id in seen:
             raise Refused(Code.EXISTS_WITH_DIFFERENT_FIELDS, f"hold id {spec.hold_id!r} is given twice")
@@ -501,8 +487,7 @@ def ensure_holder(
                 f"holder {holder_id!r} exists as a {existing.kind}, not {kind}",
             )
         return False
-    if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        raise Refused(Code.INVALID_TEXT, "holder name must be 1-200 characters")
+    check_text(name, "holder name")
     store.insert_holder(connection, holder_id, name.strip(), holder_kind, at)
     return True
 
@@ -566,8 +551,7 @@ def ensure_entity_accounts(
             )
         if kind is None:
             name = names[holder_id]
-            if not isinstance(name, str) or not name.strip() or len(name) > 200:
-                raise Refused(Code.INVALID_TEXT, "holder name must be 1-200 characters")
+            check_text(name, "holder name")
             new_holders.append(
                 {"id": holder_id, "name": name.strip(), "kind": HolderKind.ENTITY.value, "created_at": at}
             )
@@ -599,18 +583,6 @@ def ensure_entity_accounts(
 def accounts(connection: Connection, account_ids: Sequence[str]) -> dict[str, Account]:
     """Accounts as the registry's checks see them (type, status, holder kind)."""
     return store.get_accounts(connection, list(account_ids))
-
-
-def batch_exists(connection: Connection, transaction_id: str) -> bool:
-    """Whether a ledger batch of that id was already applied (for callers that retry by id)."""
-    from sqlalchemy import select
-
-    return (
-        connection.execute(
-            select(transfers.c.id).where(transfers.c.batch_id == transaction_id).limit(1)
-        ).first()
-        is not None
-    )
 
 
 def serial_holder(connection: Connection, instrument: str, serial: int) -> Any:
@@ -745,7 +717,6 @@ __all__ = [
     "Move",
     "accounts",
     "balances",
-    "batch_exists",
     "deposit_funds",
     "ensure_account",
     "ensure_entity_accounts",

@@ -34,6 +34,7 @@ from carbonmarket.registry.model import (
     check_issuance_cap,
     check_issuance_target,
     check_retirement_target,
+    check_text,
     check_transferring,
     parse_account_status,
     parse_account_type,
@@ -76,7 +77,7 @@ class Registry:
             require_role(actor, OPERATORS, "adding an account holder")
             check_id(holder_id, what="holder id")
             holder_kind = parse_holder_kind(kind)
-            _check_text(name, "holder name")
+            check_text(name, "holder name")
             if store.get_holder(connection, holder_id) is not None:
                 raise Refused(Code.EXISTS_WITH_DIFFERENT_FIELDS, f"holder {holder_id!r} already exists")
             store.insert_holder(connection, holder_id, name.strip(), holder_kind, at)
@@ -124,7 +125,7 @@ class Registry:
         def work(connection: Connection, _at: str) -> dict[str, Any]:
             require_role(actor, OPERATORS, "changing an account's status")
             new_status = parse_account_status(status)
-            _check_text(reason, "reason")
+            check_text(reason, "reason")
             row = store.account_row(connection, account_id)
             if row is None:
                 raise Refused(Code.UNKNOWN_ACCOUNT, f"account {account_id!r} does not exist")
@@ -296,8 +297,8 @@ class Registry:
                 connection, actor, from_account, to_account, instrument, "a cancellation"
             )
             check_retirement_target(receiver, AccountType.CANCELLATION)
-            _check_text(beneficiary, "beneficiary")
-            _check_text(purpose, "purpose")
+            check_text(beneficiary, "beneficiary")
+            check_text(purpose, "purpose")
             result = self._move(
                 connection, actor, command_id, "cancellation", sender, receiver, instrument, quantity, at
             )
@@ -476,7 +477,7 @@ class Registry:
 
         def work(connection: Connection, at: str) -> dict[str, Any]:
             require_role(actor, OPERATORS, "freezing holdings")
-            _check_text(reason, "reason")
+            check_text(reason, "reason")
             return self._hold(
                 connection,
                 hold_id,
@@ -650,7 +651,7 @@ class Registry:
 
         def work(connection: Connection, at: str) -> dict[str, Any]:
             require_role(actor, REGULATORS, "reversing a transaction")
-            _check_text(reason, "reason")
+            check_text(reason, "reason")
             accounts = {leg.credit for _, leg in ledger_store.batch_legs(connection, original)}
             found = store.get_accounts(connection, sorted(accounts - {MINT_ACCOUNT_ID}))
             for account_id in sorted(found):
@@ -945,12 +946,6 @@ def _instrument_row(connection: Connection, instrument: str) -> Any:
 def _canonical(instrument: str) -> str:
     """The canonical text of an instrument id (refuses malformed ids)."""
     return parse_instrument(instrument).text
-
-
-def _check_text(value: str, what: str) -> None:
-    """Free text must be present and of sensible length."""
-    if not isinstance(value, str) or not value.strip() or len(value) > name_length_max * 5:
-        raise Refused(Code.INVALID_TEXT, f"{what} must be 1-{name_length_max * 5} characters")
 
 
 def _jsonable(value: object) -> Any:
