@@ -23,8 +23,9 @@ from carbonmarket.api.errors import ERROR_RESPONSES, WRITE_RESPONSES, error_resp
 from carbonmarket.core.actors import Actor, Permission, Role
 from carbonmarket.core.clock import Clock
 from carbonmarket.core.results import Code, Refused
+from carbonmarket.registry.postings import holding_account
 from carbonmarket.voluntary import methodologies
-from carbonmarket.voluntary.service import Voluntary, holding_account
+from carbonmarket.voluntary.service import Voluntary
 
 router = APIRouter(prefix="/api/ccer", tags=["voluntary"])
 PUBLIC = Actor("public", Role.PUBLIC)

@@ -85,15 +85,10 @@ def _out(outcome: Outcome, as_json: bool) -> None:
 
 
 def _query(call: Callable[[], Any], as_json: bool, key: str | None = None) -> None:
-    """Run a query and print it; a refusal exits 1 with its code."""
-    from carbonmarket.cli import emit, refuse
+    """Run a query through `emit_query`; with `key`, the call's list is printed under that key."""
+    from carbonmarket.cli import emit_query
 
-    try:
-        data = call()
-    except Refused as refused:
-        refuse(refused, as_json)
-        return
-    emit({"ok": True, key: data} if key else {"ok": True, **data}, as_json)
+    emit_query((lambda: {key: call()}) if key else call, as_json)
 
 
 def _json_arg(text: str, what: str) -> Any:

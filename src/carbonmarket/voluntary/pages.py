@@ -14,20 +14,24 @@ from fastapi.responses import HTMLResponse
 
 from carbonmarket.api.deps import ServicesDep
 from carbonmarket.core.results import Refused
-from carbonmarket.voluntary.service import Voluntary
+from carbonmarket.voluntary.api import voluntary_service
 from carbonmarket.web.pages import SECURITY_HEADERS, templates
 
 router = APIRouter(include_in_schema=False)
 
 
-def _ccer(services: ServicesDep, request: Request) -> Voluntary:
-    return Voluntary(services.engine, clock=getattr(request.app.state, "ccer_clock", None))
+def _missing(request: Request, refused: Refused) -> HTMLResponse:
+    """A 404 page naming what was not found."""
+    context = {"message": refused.refusal.message}
+    return templates.TemplateResponse(
+        request, "ccer_missing.html", context, status_code=404, headers=SECURITY_HEADERS
+    )
 
 
 @router.api_route("/ccer", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def portal(request: Request, services: ServicesDep) -> HTMLResponse:
     """Projects in disclosure (with the comment form), registered projects, issuances, cancellations."""
-    overview = _ccer(services, request).public_overview()
+    overview = voluntary_service(services, request).public_overview()
     return templates.TemplateResponse(request, "ccer.html", {"o": overview}, headers=SECURITY_HEADERS)
 
 
@@ -35,12 +39,9 @@ def portal(request: Request, services: ServicesDep) -> HTMLResponse:
 def project_page(project_id: str, request: Request, services: ServicesDep) -> HTMLResponse:
     """A project's public record: design, validation, disclosure and comments, reports and issuances."""
     try:
-        project = _ccer(services, request).project(project_id)
+        project = voluntary_service(services, request).project(project_id)
     except Refused as refused:
-        context = {"message": refused.refusal.message}
-        return templates.TemplateResponse(
-            request, "ccer_missing.html", context, status_code=404, headers=SECURITY_HEADERS
-        )
+        return _missing(request, refused)
     return templates.TemplateResponse(request, "ccer_project.html", {"p": project}, headers=SECURITY_HEADERS)
 
 
@@ -48,12 +49,9 @@ def project_page(project_id: str, request: Request, services: ServicesDep) -> HT
 def certificate_page(certificate_id: str, request: Request, services: ServicesDep) -> HTMLResponse:
     """A public cancellation certificate."""
     try:
-        certificate = _ccer(services, request).certificate(certificate_id)
+        certificate = voluntary_service(services, request).certificate(certificate_id)
     except Refused as refused:
-        context = {"message": refused.refusal.message}
-        return templates.TemplateResponse(
-            request, "ccer_missing.html", context, status_code=404, headers=SECURITY_HEADERS
-        )
+        return _missing(request, refused)
     return templates.TemplateResponse(
         request, "ccer_certificate.html", {"c": certificate}, headers=SECURITY_HEADERS
     )

@@ -30,6 +30,7 @@ from carbonmarket.core.results import Code, Done, Outcome, Refused
 from carbonmarket.db.command import run_command, run_read
 from carbonmarket.registry import postings
 from carbonmarket.registry.model import RETIREMENT_TYPES, AccountType
+from carbonmarket.registry.postings import holding_account
 from carbonmarket.voluntary import methodologies, store
 from carbonmarket.voluntary.facts import credit_facts
 from carbonmarket.voluntary.methodologies import Methodology, Period
@@ -80,11 +81,6 @@ _MICRO = Decimal(1_000_000)
 _KEY_PREFIX = "ccer"
 
 
-def holding_account(owner_id: str) -> str:
-    """A participant's registry holding account (docs/markets-contract.md)."""
-    return f"{owner_id}-H"
-
-
 def trading_account(owner_id: str) -> str:
     """A participant's exchange trading account."""
     return f"{owner_id}-T"
@@ -117,6 +113,12 @@ class Voluntary:
             return self.calendar.add_working_days(start, n)
         except CalendarNotCovered as error:
             raise Refused(Code.CCER_INVALID_DATE, str(error)) from None
+
+    def _disclosure_window(self, working_days: int) -> dict[str, str]:
+        """A public disclosure from today for `working_days` working days (V Art. 12, 19)."""
+        start = self._today()
+        end = self._working_days(start, working_days)
+        return {"disclosure_start": start.isoformat(), "disclosure_end": end.isoformat()}
 
     def _command(
         self,
@@ -350,23 +352,9 @@ class Voluntary:
             project = _require_project(connection, project_id, lock=True)
             _require_owner_of(actor, project.owner_id)
             target = next_status(PROJECT_STEPS, f"project {project_id}", project.status, "disclose")
-            start = self._today()
-            end = self._working_days(start, self.rules.design_working_days)
-            self._move_project(
-                connection,
-                project,
-                target,
-                actor,
-                at,
-                disclosure_start=start.isoformat(),
-                disclosure_end=end.isoformat(),
-            )
-            return {
-                "project": project_id,
-                "status": target,
-                "disclosure_start": start.isoformat(),
-                "disclosure_end": end.isoformat(),
-            }
+            window = self._disclosure_window(self.rules.design_working_days)
+            self._move_project(connection, project, target, actor, at, **window)
+            return {"project": project_id, "status": target, **window}
 
         return self._command(actor, "project_disclose", command_id, {"project_id": project_id}, work)
 
@@ -674,23 +662,9 @@ class Voluntary:
             project = _require_project(connection, report.project_id)
             _require_owner_of(actor, project.owner_id)
             target = next_status(REPORT_STEPS, f"report {report_id}", report.status, "disclose")
-            start = self._today()
-            end = self._working_days(start, self.rules.reduction_working_days)
-            self._move_report(
-                connection,
-                report,
-                target,
-                actor,
-                at,
-                disclosure_start=start.isoformat(),
-                disclosure_end=end.isoformat(),
-            )
-            return {
-                "report": report_id,
-                "status": target,
-                "disclosure_start": start.isoformat(),
-                "disclosure_end": end.isoformat(),
-            }
+            window = self._disclosure_window(self.rules.reduction_working_days)
+            self._move_report(connection, report, target, actor, at, **window)
+            return {"report": report_id, "status": target, **window}
 
         return self._command(actor, "report_disclose", command_id, {"report_id": report_id}, work)
 
@@ -729,10 +703,6 @@ class Voluntary:
             return {"report": report_id, "status": target, "verified_t": report.verified_t}
 
         return self._command(actor, "report_decide", command_id, body, work)
-
-    def reject_report(self, actor: Actor, command_id: str, report_id: str, reason: str) -> Outcome:
-        """The regulator rejects a report (e.g. failed verification); its period is free again."""
-        return self.decide_report(actor, command_id, report_id, approve=False, reason=reason)
 
     # --- issuance ---------------------------------------------------------------------------------
 
