@@ -52,15 +52,10 @@ def _emit_outcome(outcome: Outcome, as_json: bool) -> None:
 
 
 def _query(call: Callable[[], dict[str, Any]], as_json: bool) -> None:
-    """Run a query and print it; a refusal exits 1 with its code."""
-    from carbonmarket.cli import emit, refuse
+    """Run a query and print it; a refusal exits 1 with its code (`carbonmarket.cli.emit_query`)."""
+    from carbonmarket.cli import emit_query
 
-    try:
-        data = call()
-    except Refused as refused:
-        refuse(refused, as_json)
-        return
-    emit({"ok": True, **data}, as_json)
+    emit_query(call, as_json)
 
 
 # --- plans ------------------------------------------------------------------------------------------
@@ -127,13 +122,12 @@ def import_activity(
     as_json: Json = False,
 ) -> None:
     """Import activity data (one row per unit and year); bad rows are listed with the reason."""
-    from carbonmarket.cli import emit_outcome
     from carbonmarket.core.results import Refusal
 
     if not file.is_file():
-        emit_outcome(Refusal(Code.ALLOCATION_FILE_UNREADABLE, f"{file} is not a file"), as_json)
+        _emit_outcome(Refusal(Code.ALLOCATION_FILE_UNREADABLE, f"{file} is not a file"), as_json)
         return
-    emit_outcome(
+    _emit_outcome(
         _service(db).import_activity(LOCAL_OPERATOR, file.read_bytes(), file.name, command_id), as_json
     )
 

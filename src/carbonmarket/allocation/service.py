@@ -53,7 +53,7 @@ from carbonmarket.audit.model import canonical_json
 from carbonmarket.core.actors import Actor, Role, require_role
 from carbonmarket.core.clock import Clock, SystemClock
 from carbonmarket.core.ids import check_id, derived_id
-from carbonmarket.core.results import Code, Done, Outcome, Refusal, Refused
+from carbonmarket.core.results import Code, Outcome, Refused
 from carbonmarket.core.units import parse_quantity
 from carbonmarket.db.command import record_refusal, run_command, run_read
 from carbonmarket.mrv.roster import store as roster_store
@@ -1141,11 +1141,3 @@ def _entity_year_json(row: Any) -> dict[str, Any]:
         "run": row.run_id,
         "updated_at": row.updated_at,
     }
-
-
-def outcome_data(outcome: Outcome) -> dict[str, Any]:
-    """A Done's data (for callers that already know it succeeded); a refusal raises it back."""
-    if isinstance(outcome, Refusal):
-        raise Refused(outcome.code, outcome.message, **outcome.details)
-    assert isinstance(outcome, Done)
-    return outcome.data

@@ -138,11 +138,6 @@ def insert_import(connection: Connection, **values: Any) -> int:
     return int(key[0])
 
 
-def import_by_command(connection: Connection, command_id: str) -> Row[Any] | None:
-    """The import a command id made, if any."""
-    return connection.execute(select(alloc_imports).where(alloc_imports.c.command_id == command_id)).first()
-
-
 def insert_activity(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Store an import's valid rows, one executemany per slice."""
     _insert_many(connection, alloc_activity, rows)

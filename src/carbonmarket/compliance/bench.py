@@ -34,9 +34,9 @@ from carbonmarket.core.results import Done, Outcome
 from carbonmarket.db.command import run_command
 from carbonmarket.db.engine import make_engine
 from carbonmarket.db.migrate import upgrade
-from carbonmarket.db.tables import accounts, holders
-from carbonmarket.db.tables_review import mrv_verification_bodies, mrv_verifications
+from carbonmarket.db.tables_review import mrv_verifications
 from carbonmarket.db.tables_roster import roster_entities
+from carbonmarket.mrv.verification import store as verification_store
 from carbonmarket.registry import postings
 from carbonmarket.registry.postings import Move
 from carbonmarket.registry.service import Registry
@@ -133,16 +133,15 @@ def _set_up(engine: Engine, size: int) -> None:
     ids = [_entity(i) for i in range(size)]
     with engine.begin() as connection:
         _fast_setup(connection)
-        connection.execute(
-            insert(mrv_verification_bodies).values(
-                id="BB1",
-                name="Bench body",
-                province=None,
-                status="qualified",
-                applied_at=at,
-                qualified_at=at,
-                updated_at=at,
-            )
+        verification_store.insert_body(
+            connection,
+            id="BB1",
+            name="Bench body",
+            province=None,
+            status="qualified",
+            applied_at=at,
+            qualified_at=at,
+            updated_at=at,
         )
         for start in range(0, size, rows_per_insert):
             chunk = range(start, min(start + rows_per_insert, size))
@@ -185,28 +184,10 @@ def _set_up(engine: Engine, size: int) -> None:
                     for i in chunk
                 ],
             )
-            connection.execute(
-                insert(holders),
-                [
-                    {"id": ids[i], "name": f"Bench entity {i}", "kind": "entity", "created_at": at}
-                    for i in chunk
-                ],
-            )
-            connection.execute(
-                insert(accounts),
-                [
-                    {
-                        "id": f"{ids[i]}-{suffix}",
-                        "holder_id": ids[i],
-                        "type": kind,
-                        "status": "open",
-                        "approval_required": False,
-                        "created_at": at,
-                    }
-                    for i in chunk
-                    for suffix, kind in (("H", "holding"), ("T", "trading"))
-                ],
-            )
+        # Holders and their holding and trading accounts through the registry's own bulk opening.
+        names = [(ids[i], f"Bench entity {i}") for i in range(size)]
+        for account_type in ("holding", "trading"):
+            postings.ensure_entity_accounts(connection, LOCAL_OPERATOR, names, account_type, at)
     _deliver(engine, size)
 
 

@@ -18,7 +18,6 @@ from typing import Any
 
 from carbonmarket.core.instruments import InstrumentId, InstrumentKind, parse_instrument
 from carbonmarket.core.results import Code, Refused
-from carbonmarket.core.units import quantity_max_t
 
 # Prices of the penalty and the risk monitor are fen per tonne; CNY 100,000/t is a thousand times
 # any price the national market has seen (69-106 CNY/t in 2024, DOMAIN.md §5), so above it is a typo.
@@ -608,9 +607,3 @@ def risk_of(rule: RiskRule, owed: int, holdings: int, funds_fen: int, price_fen:
 def days_to_deadline(rules_: Rules, year: int, now: datetime) -> int:
     """Whole days from now until the cutoff (0 on the deadline day, negative after it)."""
     return (rules_.cutoff(year) - now).days
-
-
-def check_obligation(value: int) -> int:
-    """Verified emissions are whole tonnes within the absurdity limit (a bug upstream otherwise)."""
-    assert 0 <= value <= quantity_max_t, f"obligation {value} out of range"
-    return value

@@ -64,7 +64,7 @@ from carbonmarket.db.command import run_command, run_read
 from carbonmarket.ledger import store as ledger_store
 from carbonmarket.mrv.verification import store as verification_store
 from carbonmarket.registry import postings
-from carbonmarket.registry.postings import Authority, Move
+from carbonmarket.registry.postings import Authority, Move, holding_account
 
 REGULATORS = {Role.REGULATOR}
 OVERSEERS = {Role.REGULATOR, Role.REGISTRY_OPERATOR}
@@ -80,11 +80,6 @@ moves_per_posting_max = 5_000
 listed_max = 1_000
 page_size_max = 5_000
 province_length_max = 64
-
-
-def holding_account(entity_id: str) -> str:
-    """An entity's registry holding account (docs/markets-contract.md)."""
-    return f"{entity_id}-H"
 
 
 def trading_account(entity_id: str) -> str:
