@@ -115,11 +115,3 @@ def read(
         if len(page) < read_page_rows:
             return entries
         cursor = int(page[-1].seq)
-
-
-def streams(connection: Connection, prefix: str = "") -> list[str]:
-    """The streams that have a head, optionally those starting with `prefix` (e.g. `listed:`)."""
-    query = select(exchange_journal_heads.c.stream).order_by(exchange_journal_heads.c.stream)
-    if prefix:
-        query = query.where(exchange_journal_heads.c.stream.startswith(prefix, autoescape=True))
-    return [row.stream for row in connection.execute(query)]

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine
 
 from carbonmarket.core.actors import LOCAL_OPERATOR
 from carbonmarket.core.clock import FixedClock
-from carbonmarket.core.results import Code, Done, Outcome, Refusal, Refused
+from carbonmarket.core.results import Code, Outcome, Refusal, Refused
 from carbonmarket.db.command import run_command
 from carbonmarket.db.engine import make_engine
 from carbonmarket.db.migrate import upgrade
@@ -347,11 +347,6 @@ HANDLERS: dict[str, Handler] = {
     "bidding": _bidding,
     "close_day": _close_day,
 }
-
-
-def outcome_ok(outcome: Outcome) -> bool:
-    """Whether a line succeeded."""
-    return isinstance(outcome, Done)
 
 
 __all__ = ["HANDLERS", "run_replay_file", "trading_day"]

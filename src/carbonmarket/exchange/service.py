@@ -42,7 +42,8 @@ from carbonmarket.core.calendar import CalendarNotCovered, MarketCalendar
 from carbonmarket.core.clock import Clock, SystemClock
 from carbonmarket.core.ids import check_id, derived_id
 from carbonmarket.core.instruments import FUNDS_ID, InstrumentKind, parse_instrument
-from carbonmarket.core.results import Code, Done, Outcome, Refusal, Refused
+from carbonmarket.core.results import Code, Outcome, Refusal, Refused
+from carbonmarket.core.units import quantity_max_t
 from carbonmarket.db.command import run_command, run_read
 from carbonmarket.exchange import bulk as bulk_model
 from carbonmarket.exchange import journal, store
@@ -422,11 +423,6 @@ class Exchange:
 
         with self._lock:
             return run_read(self.engine, read)  # type: ignore[no-any-return]
-
-    def instruments_traded(self) -> list[str]:
-        """Instruments whose listed book has a journal."""
-        streams = run_read(self.engine, lambda c: journal.streams(c, "listed:"))
-        return [s.split(":", 1)[1] for s in streams]
 
     # --- checks -------------------------------------------------------------------------------------
 
@@ -1163,7 +1159,7 @@ class _Batch:
         side = _side(body.get("side"))
         mode = _mode(body.get("mode"))
         price = _whole(body.get("price_fen"), "price_fen", rules.price_fen_max)
-        quantity = _whole(body.get("quantity"), "quantity", 10**12)
+        quantity = _whole(body.get("quantity"), "quantity", quantity_max_t)
         pick = body.get("pick_order_id")
         if pick is not None and not isinstance(pick, str):
             raise Refused(Code.ORDER_INVALID_FIELD, "pick_order_id must be an order id")
@@ -1219,7 +1215,7 @@ class _Batch:
             return self._after_events(order_id, events)
         price, quantity = body.get("price_fen"), body.get("quantity")
         new_price = None if price is None else _whole(price, "price_fen", rules.price_fen_max)
-        new_quantity = None if quantity is None else _whole(quantity, "quantity", 10**12)
+        new_quantity = None if quantity is None else _whole(quantity, "quantity", quantity_max_t)
         state = tx.books[instrument]
         assert state.book is not None
         resting = state.book.order(order_id)
@@ -1552,8 +1548,3 @@ def _yuan(fen: int) -> str:
     from carbonmarket.core.units import format_fen
 
     return format_fen(fen)
-
-
-def outcomes_ok(outcomes: Iterable[Outcome]) -> bool:
-    """Whether every outcome is a success (for scripts and tests)."""
-    return all(isinstance(o, Done) for o in outcomes)

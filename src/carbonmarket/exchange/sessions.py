@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -98,6 +98,8 @@ REGULATORS = {Role.REGULATOR}
 note_length_max = 500
 # Seeds are drawn below 2^62 so they fit a signed BIGINT on every database.
 seed_bits = 62
+# How a session's awards are settled: (connection, actor, session row, bids, clearing, at) → trade ids.
+_SettleAwards = Callable[[Connection, Actor, Row[Any], Sequence[Row[Any]], Clearing, str], dict[str, str]]
 
 
 def _suffixed(base: str, suffix: str) -> str:
@@ -578,11 +580,7 @@ class Sessions:
                 subscription_min_t=int(row.minimum_t),
             )
             clearing = clear_bidding(spec, _clearing_bids(bids), int(row.seed))
-            trades: dict[str, str] = (
-                {} if clearing.cancelled else self._settle_bidding(connection, actor, row, bids, clearing, at)
-            )
-            self._release(connection, [b.hold_id for b in bids] + [row.hold_id], at)
-            _record_outcomes(connection, bids, clearing, trades)
+            self._conclude(connection, actor, row, bids, clearing, at, self._settle_bidding)
             status = BiddingStatus.CANCELLED if clearing.cancelled else BiddingStatus.CLEARED
             store.update_bidding_session(
                 connection,
@@ -634,6 +632,21 @@ class Sessions:
             settle(connection, actor, spec, at)
             trade_ids[award.bid_id] = trade_id
         return trade_ids
+
+    def _conclude(
+        self,
+        connection: Connection,
+        actor: Actor,
+        row: Row[Any],
+        bids: Sequence[Row[Any]],
+        clearing: Clearing,
+        at: str,
+        settle_awards: _SettleAwards,
+    ) -> None:
+        """Settle the awards (none when cancelled), then release every hold's rest and record each bid."""
+        trades = {} if clearing.cancelled else settle_awards(connection, actor, row, bids, clearing, at)
+        self._release(connection, [b.hold_id for b in bids] + [row.hold_id], at)
+        _record_outcomes(connection, bids, clearing, trades)
 
     def _release(self, connection: Connection, hold_ids: Sequence[str | None], at: str) -> None:
         """Void what each hold still reserves (a hold spent in full is already resolved)."""
@@ -822,11 +835,7 @@ class Sessions:
                 cancel_below_secondary_bp=self.auction_rules.cancellation_ratio_bp,
             )
             clearing = clear_auction(spec, _clearing_bids(bids), int(row.seed), secondary)
-            trades = (
-                {} if clearing.cancelled else self._settle_auction(connection, actor, row, bids, clearing, at)
-            )
-            self._release(connection, [b.hold_id for b in bids] + [row.hold_id], at)
-            _record_outcomes(connection, bids, clearing, trades)
+            self._conclude(connection, actor, row, bids, clearing, at, self._settle_auction)
             unsold = clearing.unsold_t
             store.insert_carryovers(
                 connection,

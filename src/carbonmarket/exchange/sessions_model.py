@@ -426,14 +426,6 @@ def minimum_quantity(quantity: int, minimum_fill_bp: int) -> int:
     return -((-quantity * minimum_fill_bp) // basis_points)
 
 
-def auction_cancel_price_fen(secondary_price_fen: int, rules: AuctionRules) -> int:
-    """Clearing below this price is "significantly under" the secondary market: the auction is cancelled.
-
-    EU rule (DOMAIN.md §5 [reg: EU]); the ratio (90%) is [?]; rounded up to the fen.
-    """
-    return -((-secondary_price_fen * rules.cancellation_ratio_bp) // basis_points)
-
-
 def spread_unsold(unsold: int, auctions: int) -> list[int]:
     """Unsold volume cut into `auctions` shares for the next auctions (EU, DOMAIN.md §5 [reg: EU]).
 

@@ -203,18 +203,6 @@ def trade_count(connection: Connection) -> int:
     return int(connection.execute(select(func.count()).select_from(exchange_trades)).scalar_one())
 
 
-def last_listed_price(connection: Connection, instrument: str) -> int | None:
-    """The price of the instrument's latest listed trade, if it ever traded."""
-    t = exchange_trades
-    row = connection.execute(
-        select(t.c.price_fen)
-        .where(t.c.instrument == instrument, t.c.modality == "listed")
-        .order_by(t.c.at.desc(), t.c.trade_id.desc())
-        .limit(1)
-    ).first()
-    return None if row is None else int(row.price_fen)
-
-
 # --- bought today (T+1) -------------------------------------------------------------------------------
 
 
