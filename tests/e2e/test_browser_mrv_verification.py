@@ -179,8 +179,12 @@ def test_a_regulator_accepts_a_verification_and_traces_it_to_the_monthly_paramet
     expect(page.locator("#ver-status")).to_contain_text("assigned to B1 (full)")
     expect(page.locator("#assignments tbody tr")).to_have_count(3)
 
+    # The assignment redraws the table and opens the new verification; wait until V2's detail is
+    # the one shown (its link carries the entity-year) before following the trace link.
     page.click('button[data-verification="V2"]')
-    page.click("#detail-trace")
+    trace_link = page.locator("#detail-trace")
+    expect(trace_link).to_have_attribute("href", "/mrv/trace?entity=E-2&year=2024")
+    trace_link.click()
     page.wait_for_url("**/mrv/trace?entity=E-2&year=2024")
     expect(page.locator("#trace-verified")).to_contain_text(f"Verified emissions: {verified:,} t CO2e")
     stages = page.locator("#chain tbody")

@@ -142,6 +142,7 @@ function working(line) {
 async function loadReport(v) {
   const total = document.getElementById("report-total");
   const answer = await apiGet(`/api/mrv/records/${encodeURIComponent(v.entity_id)}/${v.year}/report`);
+  if (v !== current) return; // another verification was opened meanwhile
   if (answer.status !== 200) {
     total.textContent = `No annual report: ${answer.body.message || `HTTP ${answer.status}`}`;
     fillTable("report-lines", "report-lines-empty", []);
@@ -171,9 +172,15 @@ async function loadReport(v) {
   fillTable("report-lines", "report-lines-empty", rows);
 }
 
+// Each opening is numbered: when a person opens another verification before the last answer has
+// come back, only the latest opening draws the detail, so a slow answer never overwrites it.
+let openings = 0;
+
 async function openVerification(verificationId) {
   errors.hide();
+  const opening = ++openings;
   const answer = await apiGet(`${API}/verifications/${encodeURIComponent(verificationId)}`);
+  if (opening !== openings) return;
   if (answer.status !== 200) {
     errors.explain(answer.status, answer.body);
     return;
