@@ -77,6 +77,11 @@ def _wire_markets() -> None:
 
     trace_links.register()
 
+    from carbonmarket.simulation.cli import demo_command, simulate_command
+
+    app.command("demo")(demo_command)
+    app.command("simulate")(simulate_command)
+
     app.add_typer(allocation_app, name="allocation")
     app.add_typer(compliance_app, name="compliance")
     app.add_typer(exchange_app, name="exchange")
@@ -582,24 +587,6 @@ def serve(
     from carbonmarket.api.app import create_app
 
     uvicorn.run(create_app(database_url(db)), host=host, port=port, log_level="info")
-
-
-@app.command()
-def demo(
-    db: Db = None,
-    as_json: Json = False,
-    no_serve: Annotated[bool, typer.Option("--no-serve", help="Build the demo and stop.")] = False,
-    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port")] = 8000,
-) -> None:
-    """Build a small populated registry, then serve it at http://127.0.0.1:8000."""
-    from carbonmarket.demo import build_demo
-
-    url = database_url(db)
-    summary = build_demo(url, progress=not as_json)
-    emit({"ok": True, **summary}, as_json)
-    if not no_serve:
-        serve(db=url, host=host, port=port)
 
 
 @bench_app.command("ledger")

@@ -1,0 +1,167 @@
+"""The allocation stage: publish the year's plans, pre-allocate, true up, through `Allocation` only.
+
+The plans are the packaged, published ones for the market's sectors and year; the scenario's one
+lever here is benchmark stringency (`[allocation] benchmark_factor`, every power benchmark multiplied
+by it before publication — a calibration input, the allocation itself still comes out of the plan's
+formulas on the year's MRV data). Power plans pre-allocate 70% of the previous year's verified
+emissions (plan A §五(一)), so the stage first takes each power entity's previous-year verification
+through the real verification life, at `previous_year_ratio` × this year's figure with a seeded spread.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import Engine
+
+from carbonmarket.allocation.service import Allocation, packaged_plan_text, packaged_plans
+from carbonmarket.core.actors import Actor, Role
+from carbonmarket.core.clock import FixedClock
+from carbonmarket.core.results import Done, Outcome
+from carbonmarket.mrv.verification.service import Verification
+from carbonmarket.simulation.spec import Market, MrvYear, Position, Scenario, ScenarioError, StageProgress
+
+REGULATOR = Actor("mee", Role.REGULATOR)
+# The previous year's verification body of the simulation (its verifications are history only).
+HISTORY_BODY = "VB-HISTORY"
+benchmark_keys = ("electricity_t_per_mwh", "heat_t_per_gj")
+
+
+@dataclass(frozen=True)
+class AllocationLevers:
+    """The `[allocation]` section, checked."""
+
+    benchmark_factor: Decimal
+    previous_year_ratio: float
+    previous_year_spread: float
+    preallocate: bool
+
+
+def read_levers(scenario: Scenario) -> AllocationLevers:
+    """`[allocation]`: benchmark_factor ("1"), previous_year_ratio (0.98), spread (0.03), preallocate."""
+    section = scenario.section("allocation")
+    try:
+        factor = Decimal(str(section.get("benchmark_factor", "1")))
+    except InvalidOperation:
+        raise ScenarioError("[allocation] benchmark_factor must be a decimal number") from None
+    if not Decimal("0.5") <= factor <= Decimal("1.5"):
+        raise ScenarioError("[allocation] benchmark_factor must be between 0.5 and 1.5")
+    ratio = float(section.get("previous_year_ratio", 0.98))
+    spread = float(section.get("previous_year_spread", 0.03))
+    if not 0.5 <= ratio <= 1.5 or not 0 <= spread < 0.5:
+        raise ScenarioError("[allocation] previous_year_ratio must be 0.5–1.5 and previous_year_spread 0–0.5")
+    preallocate = section.get("preallocate", True)
+    if not isinstance(preallocate, bool):
+        raise ScenarioError("[allocation] preallocate must be true or false")
+    return AllocationLevers(factor, ratio, spread, preallocate)
+
+
+def plans_for(sectors: set[str], year: int) -> list[str]:
+    """The packaged final plans covering the sectors in `year`, by plan id."""
+    chosen = []
+    for plan_id in packaged_plans():
+        document = tomllib.loads(packaged_plan_text(plan_id))
+        years = {int(y["year"]) for y in document.get("year", [])}
+        if document.get("status") == "final" and year in years and sectors & set(document["sectors"]):
+            chosen.append(plan_id)
+    covered = {s for p in chosen for s in tomllib.loads(packaged_plan_text(p))["sectors"]}
+    missing = sorted(sectors - covered)
+    if missing:
+        raise ScenarioError(f"[market] year {year}: no final allocation plan covers {', '.join(missing)}")
+    return chosen
+
+
+def scaled_plan_text(text: str, factor: Decimal) -> str:
+    """The plan's text with every benchmark of its [benchmarks] table multiplied by `factor`."""
+    if factor == 1:
+        return text
+
+    def scale(match: re.Match[str]) -> str:
+        value = Decimal(match.group(2))
+        places = Decimal(1).scaleb(-max(4, -value.as_tuple().exponent))  # type: ignore[operator]
+        return f'{match.group(1)}"{(value * factor).quantize(places, ROUND_HALF_EVEN)}"'
+
+    keys = "|".join(benchmark_keys)
+    return re.sub(rf'((?:{keys})\s*=\s*)"([0-9.]+)"', scale, text)
+
+
+def run_allocation(
+    engine: Engine, market: Market, mrv: MrvYear, scenario: Scenario, progress: StageProgress
+) -> dict[str, Position]:
+    """Publish, (history,) pre-allocate and true up `market.year`; each entity's allocation and emissions."""
+    levers = read_levers(scenario)
+    year = market.year
+    plan_ids = plans_for({e.sector for e in market.entities}, year)
+    clock = FixedClock(datetime(year + 1, 3, 2, 2, 0, tzinfo=UTC))
+    allocation = Allocation(engine, clock=clock)
+    prefix = f"{scenario.name}-{market.seed}"
+    progress.start("allocation: plans, pre-allocation, true-up", len(plan_ids) + 3)
+    for plan_id in plan_ids:
+        text = scaled_plan_text(packaged_plan_text(plan_id), levers.benchmark_factor)
+        accepted(
+            allocation.publish_plan(REGULATOR, f"{prefix}-plan-{plan_id}", text), "publishing " + plan_id
+        )
+        progress.advance()
+    preallocating = levers.preallocate and any(_preallocates(p) for p in plan_ids)
+    if preallocating:
+        record_previous_year(engine, market, mrv, levers, prefix)
+    progress.advance()
+    if preallocating:
+        accepted(allocation.preallocate(REGULATOR, f"{prefix}-pre-{year}", year), "pre-allocation")
+    progress.advance()
+    clock._now = datetime(year + 1, 6, 30, 2, 0, tzinfo=UTC)
+    accepted(allocation.true_up(REGULATOR, f"{prefix}-true-up-{year}", year), "true-up")
+    progress.advance()
+    return {
+        e.entity_id: Position(
+            e.entity_id, allocation.allocated(e.entity_id, year) or 0, mrv.verified[e.entity_id]
+        )
+        for e in market.entities
+    }
+
+
+def _preallocates(plan_id: str) -> bool:
+    document = tomllib.loads(packaged_plan_text(plan_id))
+    return Decimal(str(document.get("preallocation", {}).get("share", "0"))) > 0
+
+
+def record_previous_year(
+    engine: Engine, market: Market, mrv: MrvYear, levers: AllocationLevers, prefix: str
+) -> None:
+    """Each power entity's previous-year verified emissions, through assign → start → submit → accept."""
+    year = market.year - 1
+    verification = Verification(engine, clock=FixedClock(datetime(year + 1, 4, 1, 2, 0, tzinfo=UTC)))
+    if not any(b["body"] == HISTORY_BODY for b in verification.bodies()):
+        accepted(verification.apply_body(REGULATOR, HISTORY_BODY, "Verifier of the previous year"), "body")
+        accepted(verification.qualify(REGULATOR, f"{prefix}-q-history", HISTORY_BODY, "history"), "body")
+    draw = random.Random(f"{prefix}-previous-year")
+    for entity in market.entities:
+        if entity.sector != "power":
+            continue
+        figure = round(
+            mrv.verified[entity.entity_id]
+            * levers.previous_year_ratio
+            * draw.gauss(1, levers.previous_year_spread)
+        )
+        vid = f"{prefix}-prev-{entity.entity_id}"
+        outcomes = (
+            verification.assign(REGULATOR, vid, entity.entity_id, year, HISTORY_BODY, mode="full"),
+            verification.start(REGULATOR, f"{vid}-s", vid),
+            verification.submit(REGULATOR, f"{vid}-u", vid, max(figure, 0)),
+            verification.accept(REGULATOR, f"{vid}-a", vid),
+        )
+        for outcome in outcomes:
+            accepted(outcome, f"previous-year verification of {entity.entity_id}")
+
+
+def accepted(outcome: Outcome, doing: str) -> dict[str, Any]:
+    """The data of a success (`created`, or `exists` on a rerun); any refusal stops the run in words."""
+    if isinstance(outcome, Done):
+        return outcome.data
+    raise RuntimeError(f"the simulation was refused {doing}: {outcome.message} ({outcome.code.value})")
