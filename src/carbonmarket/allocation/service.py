@@ -15,7 +15,7 @@ import hashlib
 import json
 import tomllib
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from functools import cache
 from importlib import resources
@@ -884,11 +884,19 @@ def records_activity(engine: Engine, entity_id: str, year: int, output: str | No
         if refused.refusal.code is Code.RECORD_NOT_FOUND:
             return {}
         raise
+    return activity_of_parameters(report["parameters_used"], year, output)
+
+
+def activity_of_parameters(
+    used: Iterable[Mapping[str, Any]], year: int, output: str | None
+) -> dict[str, ActivityIn]:
+    """Activity per unit from monthly parameters as an annual report lists them (`parameters_used`:
+    facility_id and values per month), pure: the sums and the hour-weighted load rate."""
     sums: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     load: dict[str, list[tuple[Decimal, Decimal]]] = defaultdict(list)
-    for used in report["parameters_used"]:
-        values = {k: Decimal(v) for k, v in used["values"].items()}
-        facility = used["facility_id"]
+    for month in used:
+        values = {k: Decimal(v) for k, v in month["values"].items()}
+        facility = month["facility_id"]
         for name in ("electricity_generated_mwh", "electricity_supplied_mwh", "heat_supplied_gj"):
             if name in values:
                 sums[facility][name] += values[name]

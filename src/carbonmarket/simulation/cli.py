@@ -99,7 +99,7 @@ def simulate_command(
     if chosen.section("published"):
         _calibrate(chosen, db, entities, seed, as_json)
     elif chosen.section("policy"):
-        _what_if(chosen, seeds, out, as_json)
+        _what_if(chosen, seeds, entities, out, as_json)
     else:
         fail(f"scenario {chosen.name!r} has neither [published] figures nor [policy] levers", as_json)
 
@@ -144,17 +144,20 @@ def _calibrate(
     Console().print(grid)
 
 
-def _what_if(scenario: Scenario, seeds: int | None, out: Path | None, as_json: bool) -> None:
+def _what_if(
+    scenario: Scenario, seeds: int | None, entities: int | None, out: Path | None, as_json: bool
+) -> None:
     from carbonmarket.simulation.policy import run_policy
 
     try:
-        result = run_policy(scenario, seeds=seeds, out_dir=out)
+        result = run_policy(scenario, seeds=seeds, entities=entities, out_dir=out)
     except ScenarioError as error:
         fail(str(error), as_json, "invalid_scenario")
     if as_json:
         sys.stdout.write(json.dumps(result, default=str) + "\n")
         return
-    Console().print_json(json.dumps(result, default=str))
+    brief = {k: result[k] for k in ("levers", "headline", "comparison", "report") if k in result}
+    Console().print_json(json.dumps(brief, default=str))
 
 
 def _print_summary(summary: dict[str, Any], as_json: bool) -> None:

@@ -52,12 +52,15 @@ def packaged_scenarios() -> list[str]:
 def load_scenario(name_or_path: str) -> Scenario:
     """A packaged scenario by name (`cn-2023`, `demo`) or a TOML file by path."""
     path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise ScenarioError(f"no scenario file {name_or_path!r}")
-        return parse_scenario(path.read_text(encoding="utf-8"), path.stem, str(path))
     folder = resources.files("carbonmarket.simulation").joinpath("scenarios")
-    packaged = folder.joinpath(f"{name_or_path}.toml")
+    if path.is_file():
+        return parse_scenario(path.read_text(encoding="utf-8"), path.stem, str(path))
+    # A bare file name of a packaged scenario ("whatif-paid-share.toml") names the packaged one.
+    packaged_name = path.name.removesuffix(".toml") if path.parent == Path(".") else ""
+    packaged = folder.joinpath(f"{packaged_name}.toml")
+    if path.suffix == ".toml" and not (packaged_name and packaged.is_file()):
+        raise ScenarioError(f"no scenario file {name_or_path!r}")
+    name_or_path = packaged_name or name_or_path
     if not packaged.is_file():
         known = ", ".join(packaged_scenarios())
         raise ScenarioError(f"unknown scenario {name_or_path!r}: packaged ones are {known}")

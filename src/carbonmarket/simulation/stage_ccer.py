@@ -92,7 +92,10 @@ def run_ccer(engine: Engine, market: Market, scenario: Scenario, progress: Stage
 
 
 def _open_owners(service: Voluntary, projects: tuple[Project, ...]) -> None:
-    for owner_id, name in sorted({(p.owner_id, p.owner_name) for p in projects}):
+    owners: dict[str, str] = {}
+    for project in projects:
+        owners.setdefault(project.owner_id, project.owner_name)  # an owner goes by its first project's name
+    for owner_id, name in sorted(owners.items()):
         accepted(service.open_owner(REGULATOR, owner_id, name), f"opening owner {owner_id}")
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from carbonmarket.compliance.model import rules
 from carbonmarket.compliance.service import Compliance
-from carbonmarket.core.actors import Actor, Role
+from carbonmarket.core.actors import LOCAL_OPERATOR, Actor, Role
 from carbonmarket.core.clock import FixedClock
 from carbonmarket.db.command import run_read
 from carbonmarket.registry import postings
@@ -57,7 +57,8 @@ def run_compliance(
     progress.advance()
     for number, batch in enumerate(batches):
         accepted(
-            compliance.surrender_batch(REGULATOR, f"{prefix}-surrender-{year}-{number}", year, batch),
+            # The entities' own surrenders, sent together: the local operator holds every entity's right.
+            compliance.surrender_batch(LOCAL_OPERATOR, f"{prefix}-surrender-{year}-{number}", year, batch),
             f"surrender batch {number}",
         )
         progress.advance()

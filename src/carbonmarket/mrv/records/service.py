@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from fractions import Fraction
@@ -66,6 +67,7 @@ SUBMITTERS = {Role.ENTITY_REPRESENTATIVE, Role.REGULATOR, Role.REGISTRY_OPERATOR
 # a province's monthly data"); rows of entities elsewhere are rejected one by one.
 IMPORTERS = SUBMITTERS | {Role.REVIEWER}
 IMPORT = "mrv.record.import"
+BATCH = "mrv.record.batch"
 # A finding of this severity refuses the record (docs/mrv-contract.md: an error blocks acceptance).
 BLOCKING = Severity.ERROR
 history_rows_max = 5_000
@@ -351,6 +353,115 @@ class Records:
 
         return run_command(self.engine, self.clock, actor, IMPORT, command_id, body, work)
 
+    def submit_batch(self, actor: Actor, command_id: str, records: Sequence[MonthlyRecord]) -> Outcome:
+        """Submit many new facility-months in one command and one transaction (a bulk load).
+
+        Each record is checked as `submit` checks a first submission: the record itself
+        (`problems_of`), the facility's identity, that its month was not submitted before (a batch
+        carries first versions only; a change is a correction through `submit`), then the
+        validation model with the facility's history — its stored records of this and the previous
+        year and the batch's records before it. A record refused by any check is listed in
+        `rejected` (index in `records`, code, reason) and the others are stored, with their findings
+        saved as alerts, as `import_records` does; the prefetching (a few IN queries for the whole
+        batch instead of several queries per record) is what makes it fast.
+
+        Done data: `records` (how many were given), `accepted`, `rejected`, `warnings` (findings kept
+        on stored records) and `with_findings` (record id and findings of each record that has any).
+        """
+        bodies = [record_body(r) for r in records]
+        digest = hashlib.sha256(json.dumps(bodies, sort_keys=True, default=str).encode()).hexdigest()
+        body = {"records_sha256": digest, "records": len(records)}
+
+        def work(connection: Connection, at: str) -> dict[str, Any]:
+            require_role(actor, SUBMITTERS, "submitting monthly data")
+            return self._accept_batch(connection, at, actor, command_id, records)
+
+        return run_command(self.engine, self.clock, actor, BATCH, command_id, body, work)
+
+    def _accept_batch(
+        self, connection: Connection, at: str, actor: Actor, command_id: str, records: Sequence[MonthlyRecord]
+    ) -> dict[str, Any]:
+        """The checks of `_accept` for a first submission, over prefetched state; refusals are listed."""
+        facilities = {r.facility_id for r in records}
+        identities = store.facility_identities(connection, facilities)
+        submitted = store.existing_months(connection, {(r.facility_id, r.year, r.month) for r in records})
+        years = sorted({y for r in records for y in range(r.year - previous_years_seen, r.year + 1)})
+        history: dict[str, dict[tuple[int, int], MonthlyRecord]] = defaultdict(dict)
+        for s in store.current_records_of_facilities(connection, facilities, years):
+            history[s.record.facility_id][(s.record.year, s.record.month)] = s.record
+        rows: list[dict[str, Any]] = []
+        rejected: list[dict[str, Any]] = []
+        with_findings: list[dict[str, Any]] = []
+        alerts: list[tuple[str, MonthlyRecord, list[Finding]]] = []
+        warnings = 0
+        for index, record in enumerate(records):
+            where = f"{record.facility_id} {record.year}-{record.month:02d}"
+            try:
+                refuse_problems(problems_of(record))
+                identity = identities.get(record.facility_id)
+                if identity is not None and identity != (record.entity_id, record.sector.value):
+                    raise Refused(
+                        Code.RECORD_FACILITY_MISMATCH, _mismatch(record.facility_id, identity, record)
+                    )
+                version = next_version(
+                    submitted.get((record.facility_id, record.year, record.month)), False, "", where
+                )
+                seen = history[record.facility_id]
+                window = range(record.year - previous_years_seen, record.year + 1)
+                previous = [
+                    seen[k] for k in sorted(seen) if k != (record.year, record.month) and k[0] in window
+                ]
+                findings = evaluate_rules(record, previous)
+                blocking = [f for f in findings if f.severity is BLOCKING]
+                if blocking:
+                    raise Refused(
+                        Code.RECORD_REJECTED_BY_RULES,
+                        f"{where}: {blocking[0].message}"
+                        + (f" (and {len(blocking) - 1} more errors)" if len(blocking) > 1 else ""),
+                    )
+            except Refused as refused:
+                rejected.append(
+                    {
+                        "index": index,
+                        "facility_id": record.facility_id,
+                        "year": record.year,
+                        "month": record.month,
+                        "code": refused.refusal.code.value,
+                        "reason": refused.refusal.message,
+                    }
+                )
+                continue
+            new_id = record_id(record.facility_id, record.year, record.month, version)
+            rows.append(
+                {
+                    "record_id": new_id,
+                    "record": record,
+                    "version": version,
+                    "supersedes": None,
+                    "reason": None,
+                    "command_id": command_id,
+                    "actor": actor.username,
+                    "at": at,
+                }
+            )
+            identities.setdefault(record.facility_id, (record.entity_id, record.sector.value))
+            submitted[(record.facility_id, record.year, record.month)] = version
+            seen[(record.year, record.month)] = record
+            if findings:
+                warnings += len(findings)
+                alerts.append((new_id, record, findings))
+                with_findings.append({"record_id": new_id, "findings": [finding_json(f) for f in findings]})
+        store.insert_records(connection, rows)
+        for new_id, record, findings in alerts:
+            save_alerts(connection, new_id, record, findings, self.clock)
+        return {
+            "records": len(records),
+            "accepted": len(rows),
+            "rejected": rejected,
+            "warnings": warnings,
+            "with_findings": with_findings,
+        }
+
     # --- monitoring plans -------------------------------------------------------------------------
 
     def set_plan(
@@ -462,6 +573,53 @@ class Records:
         if not stored:
             raise Refused(Code.RECORD_NOT_FOUND, f"entity {entity_id!r} has no monthly records for {year}")
         return build_report(entity_id, year, stored, plans, gwp_version)
+
+    def annual_emissions(self, year: int) -> dict[str, int]:
+        """Every entity's `annual_report(entity, year)["emissions_tco2e"]` at once (whole t CO2e).
+
+        One read of the year's current records and the same accounting and rounding as the report,
+        without building each report's trace: for verification and allocation of a whole market.
+        Entities without records for the year are absent.
+        """
+        stored: list[StoredRecord] = run_read(self.engine, lambda c: store.current_records_of_year(c, year))
+        by_entity: dict[str, list[StoredRecord]] = defaultdict(list)
+        for s in stored:
+            by_entity[s.record.entity_id].append(s)
+        return {entity: emissions_of(group) for entity, group in sorted(by_entity.items())}
+
+    def year_by_facility(self, year: int) -> dict[str, dict[str, Any]]:
+        """Every entity's monthly parameters (`parameters_used` as in its annual report: facility_id,
+        month, values) and each facility's exact emissions (t CO2e, a Fraction), in one read.
+
+        For a regulator's whole-market work — allocation's activity data, a verified figure split over
+        units in proportion to their emissions — without building each entity's report."""
+        stored: list[StoredRecord] = run_read(self.engine, lambda c: store.current_records_of_year(c, year))
+        by_facility: dict[tuple[str, str], list[StoredRecord]] = defaultdict(list)
+        for s in stored:
+            by_facility[(s.record.entity_id, s.record.facility_id)].append(s)
+        found: dict[str, dict[str, Any]] = {}
+        for (entity, facility), group in sorted(by_facility.items()):
+            group.sort(key=lambda s: s.record.month)
+            entry = found.setdefault(entity, {"parameters_used": [], "facility_emissions": {}})
+            entry["parameters_used"] += [
+                {"facility_id": facility, "month": s.record.month, "values": record_body(s.record)["values"]}
+                for s in group
+            ]
+            result = account(group[0].record.sector, [s.record for s in group])
+            entry["facility_emissions"][facility] = result.total
+        return found
+
+
+def emissions_of(stored: Sequence[StoredRecord], gwp_version: str | None = None) -> int:
+    """The whole tonnes `build_report` gives as `emissions_tco2e` for these records (pure)."""
+    by_facility: dict[str, list[MonthlyRecord]] = defaultdict(list)
+    for s in stored:
+        by_facility[s.record.facility_id].append(s.record)
+    results = [
+        account(group[0].sector, group, gwp_version=gwp_version)
+        for _facility, group in sorted(by_facility.items())
+    ]
+    return round_once(sum((r.total for r in results), Fraction(0)))
 
 
 def build_report(

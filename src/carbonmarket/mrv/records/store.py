@@ -64,6 +64,41 @@ def insert_record(
         )
 
 
+def insert_records(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Store many first versions at once (one executemany per table): `rows` hold `insert_record`'s
+    keyword arguments (record_id, record, version, supersedes, reason, command_id, actor, at)."""
+    if not rows:
+        return
+    connection.execute(
+        insert(mrv_records),
+        [
+            {
+                "record_id": row["record_id"],
+                "entity_id": row["record"].entity_id,
+                "facility_id": row["record"].facility_id,
+                "sector": row["record"].sector.value,
+                "year": row["record"].year,
+                "month": row["record"].month,
+                "version": row["version"],
+                "supersedes": row["supersedes"],
+                "reason": row["reason"],
+                "evidence": canonical_json(dict(row["record"].evidence)),
+                "command_id": row["command_id"],
+                "submitted_by": row["actor"],
+                "at": row["at"],
+            }
+            for row in rows
+        ],
+    )
+    values = [
+        {"record_id": row["record_id"], "parameter": name, "value": text}
+        for row in rows
+        for name, text in values_text(row["record"].values).items()
+    ]
+    if values:
+        connection.execute(insert(mrv_record_values), values)
+
+
 def latest(connection: Connection, facility_id: str, year: int, month: int) -> StoredRecord | None:
     """The current (highest) version of a facility-month, or None when it was never submitted."""
     row = connection.execute(
@@ -93,6 +128,49 @@ def facility_identity(connection: Connection, facility_id: str) -> tuple[str, st
     return None
 
 
+def facility_identities(connection: Connection, facility_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """`facility_identity` of many facilities at once: the entity and sector each first reported under."""
+    wanted = sorted(set(facility_ids))
+    found: dict[str, tuple[str, str]] = {}
+    for table in (mrv_records, mrv_monitoring_plans):
+        missing = [f for f in wanted if f not in found]
+        first: dict[str, tuple[str, tuple[str, str]]] = {}
+        for start in range(0, len(missing), in_list_max):
+            chunk = missing[start : start + in_list_max]
+            rows = connection.execute(
+                select(
+                    table.c.facility_id, table.c.entity_id, table.c.sector, func.min(table.c.at).label("at")
+                )
+                .where(table.c.facility_id.in_(chunk))
+                .group_by(table.c.facility_id, table.c.entity_id, table.c.sector)
+            )
+            for row in rows:
+                earlier = first.get(row.facility_id)
+                if earlier is None or row.at < earlier[0]:
+                    first[row.facility_id] = (row.at, (row.entity_id, row.sector))
+        found.update({facility: identity for facility, (_at, identity) in first.items()})
+    return found
+
+
+def current_records_of_facilities(
+    connection: Connection, facility_ids: Iterable[str], years: Sequence[int]
+) -> list[StoredRecord]:
+    """The current version of every month of many facilities in the given years (a few IN queries)."""
+    wanted = sorted(set(facility_ids))
+    stored: list[StoredRecord] = []
+    for start in range(0, len(wanted), in_list_max):
+        chunk = wanted[start : start + in_list_max]
+        stored.extend(
+            _current(connection, [mrv_records.c.year.in_(list(years)), mrv_records.c.facility_id.in_(chunk)])
+        )
+    return stored
+
+
+def current_records_of_year(connection: Connection, year: int) -> list[StoredRecord]:
+    """The current version of every facility-month of a year, of every entity (the year's reports)."""
+    return _current(connection, [mrv_records.c.year == year])
+
+
 def current_records(
     connection: Connection,
     *,
@@ -107,6 +185,11 @@ def current_records(
         scope.append(mrv_records.c.entity_id == entity_id)
     if facility_id is not None:
         scope.append(mrv_records.c.facility_id == facility_id)
+    return _current(connection, scope)
+
+
+def _current(connection: Connection, scope: Sequence[ColumnElement[bool]]) -> list[StoredRecord]:
+    """The current (highest) version of every facility-month within `scope`, by facility and month."""
     newest = (
         select(
             mrv_records.c.facility_id,

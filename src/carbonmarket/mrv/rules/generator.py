@@ -17,6 +17,10 @@ on labelled records (recall) and on untouched records (false alerts) only.
 
 Everything is vectorised with NumPy so that millions of records take seconds; the result is one
 Polars table per sector, the input `bulk.evaluate_bulk` takes.
+
+The physics of each sector (`power_months`, `steel_months`, `cement_months`, `aluminium_months`)
+is public so that the market simulator (`carbonmarket.simulation`) gives its own facilities the
+same monthly parameters, optionally scaled to an annual output it chose.
 """
 
 from __future__ import annotations
@@ -180,8 +184,6 @@ def _noise(rng: np.random.Generator, shape: tuple[int, int], spread: float) -> M
 
 def _power(rng: np.random.Generator, count: int, hours: Vector) -> SectorBlock:
     """Generating units: categories of the 2023-2024 plan, heat rates by category, CHP for some."""
-    months = len(hours)
-    shape = (count, months)
     categories = np.array(["I", "II", "III", "IV"])  # the roster's unit categories
     category = rng.choice(categories, size=count, p=[0.40, 0.35, 0.10, 0.15])
     capacity = np.select(
@@ -193,6 +195,36 @@ def _power(rng: np.random.Generator, count: int, hours: Vector) -> SectorBlock:
         ],
         rng.choice([180.0, 390.0, 460.0, 480.0], size=count),
     )
+    values, context = power_months(rng, category, capacity, hours)
+    group = np.cumsum(rng.random(count) < 0.55) - 1  # plants of 1-3 units share an entity
+    facility_ids, entity_ids = _ids("P", count, np.maximum(group, 0))
+    return _block(Sector.POWER, facility_ids, entity_ids, values, context, (count, len(hours)))
+
+
+def _scaled_to(target: Vector | None, monthly: Matrix) -> Vector:
+    """Per facility, the factor that makes the months' sum equal the annual target (1 without one)."""
+    if target is None:
+        return np.ones(monthly.shape[0])
+    total = monthly.sum(axis=1)
+    return np.where(total > 0, np.asarray(target, dtype=np.float64) / np.where(total > 0, total, 1.0), 0.0)
+
+
+def power_months(
+    rng: np.random.Generator,
+    category: Vector,
+    capacity: Vector,
+    hours: Vector,
+    *,
+    target_mwh: Vector | None = None,
+) -> tuple[dict[str, Matrix], dict[str, Vector]]:
+    """Monthly key parameters of given units (category I-IV, rated MW), and their facility context.
+
+    With `target_mwh` each unit's load is scaled so that its months generate that much in the year
+    (load capped at 1: a unit asked for more than it can make makes what it can); everything else
+    (fuel, supply, heat) follows from the generation as without a target.
+    """
+    count, months = len(category), len(hours)
+    shape = (count, months)
     gas = category == "IV"
     # Gross heat rates (GJ fuel per MWh): ~290-340 gce/kWh for conventional coal, more for CFB
     # and gangue units, 47-57% efficiency for combined-cycle gas.
@@ -208,6 +240,9 @@ def _power(rng: np.random.Generator, count: int, hours: Vector) -> SectorBlock:
     operating = hours[None, :] * running_share
     load = np.where(gas[:, None], rng.uniform(0.4, 0.85, shape), rng.uniform(0.5, 0.9, shape))
     load = np.where(operating > 0, load, 0.0)
+    if target_mwh is not None:
+        unscaled = capacity[:, None] * np.round(operating, 1) * load
+        load = np.minimum(load * _scaled_to(target_mwh, unscaled)[:, None], 1.0)
     generated = capacity[:, None] * np.round(operating, 1) * load
     aux = np.where(gas[:, None], rng.uniform(0.015, 0.04, shape), rng.uniform(0.04, 0.08, shape))
     supplied = generated * (1 - aux)
@@ -228,8 +263,6 @@ def _power(rng: np.random.Generator, count: int, hours: Vector) -> SectorBlock:
     oil = np.where((gas | (rng.random(count) < 0.5))[:, None], np.nan, oil)
     purchased = capacity[:, None] * rng.uniform(1.0, 5.0, shape)
     purchased = np.where((rng.random(count) < 0.3)[:, None], np.nan, purchased)
-    group = np.cumsum(rng.random(count) < 0.55) - 1  # plants of 1-3 units share an entity
-    facility_ids, entity_ids = _ids("P", count, np.maximum(group, 0))
     values = {
         "coal_consumed_t": coal,
         "coal_ncv_gj_per_t": ncv,
@@ -248,15 +281,35 @@ def _power(rng: np.random.Generator, count: int, hours: Vector) -> SectorBlock:
         "unit_category": category,
         "oxidation_fraction": np.full(count, 0.99),
     }
-    return _block(Sector.POWER, facility_ids, entity_ids, values, context, shape)
+    return values, context
 
 
 def _steel(rng: np.random.Generator, count: int, months: int) -> SectorBlock:
     """Steel plants: 85% blast furnace - converter, 15% electric arc furnace (no ironmaking)."""
-    shape = (count, months)
     integrated = rng.random(count) < 0.85
     rated = np.where(integrated, rng.uniform(2e6, 15e6, count), rng.uniform(0.5e6, 2e6, count))
+    values = steel_months(rng, integrated, rated, months)
+    facility_ids, entity_ids = _ids("S", count)
+    context = {"rated_output_t_per_year": rated}
+    return _block(Sector.STEEL, facility_ids, entity_ids, values, context, (count, months))
+
+
+def steel_months(
+    rng: np.random.Generator,
+    integrated: Vector,
+    rated: Vector,
+    months: int,
+    *,
+    target_t: Vector | None = None,
+) -> dict[str, Matrix]:
+    """Monthly key parameters of steel plants (integrated BF-BOF or EAF, rated t crude steel a year).
+
+    With `target_t` each plant's crude steel of the year is that many tonnes; the other inputs follow.
+    """
+    count = len(rated)
+    shape = (count, months)
     steel = rated[:, None] / 12 * rng.uniform(0.75, 1.0, shape)
+    steel = steel * _scaled_to(target_t, steel)[:, None]
     bf = integrated[:, None]
     hot_metal = np.where(bf, steel * rng.uniform(0.82, 0.95, count)[:, None] * _noise(rng, shape, 0.02), 0.0)
     sinter = hot_metal * rng.uniform(1.1, 1.5, count)[:, None] * _noise(rng, shape, 0.03)
@@ -266,7 +319,6 @@ def _steel(rng: np.random.Generator, count: int, months: int) -> SectorBlock:
     limestone = sinter * rng.uniform(0.05, 0.12, count)[:, None] * _noise(rng, shape, 0.05)
     dolomite = sinter * rng.uniform(0.02, 0.06, count)[:, None] * _noise(rng, shape, 0.05)
     exported = hot_metal * rng.uniform(0.005, 0.05, count)[:, None] * _noise(rng, shape, 0.1)
-    facility_ids, entity_ids = _ids("S", count)
     values = {
         "crude_steel_output_t": steel,
         "hot_metal_output_t": hot_metal,
@@ -278,15 +330,27 @@ def _steel(rng: np.random.Generator, count: int, months: int) -> SectorBlock:
         "dolomite_consumed_t": dolomite,
         "carbon_products_exported_t": exported,
     }
-    return _block(Sector.STEEL, facility_ids, entity_ids, values, {"rated_output_t_per_year": rated}, shape)
+    return values
 
 
 def _cement(rng: np.random.Generator, count: int, months: int) -> SectorBlock:
     """Clinker lines: Portland clinker CaO 63-67%, some with carbide-slag or other non-carbonate CaO."""
-    shape = (count, months)
     rated = rng.uniform(1.0e6, 4.5e6, count)
+    values = cement_months(rng, rated, months)
+    facility_ids, entity_ids = _ids("C", count)
+    context = {"rated_output_t_per_year": rated}
+    return _block(Sector.CEMENT, facility_ids, entity_ids, values, context, (count, months))
+
+
+def cement_months(
+    rng: np.random.Generator, rated: Vector, months: int, *, target_t: Vector | None = None
+) -> dict[str, Matrix]:
+    """Monthly key parameters of clinker lines (rated t clinker a year); `target_t` as for steel."""
+    count = len(rated)
+    shape = (count, months)
     running = rng.random(shape) >= 0.05  # staggered (off-peak) production stops a kiln some months
     clinker = np.where(running, rated[:, None] / 12 * rng.uniform(0.6, 1.0, shape), 0.0)
+    clinker = clinker * _scaled_to(target_t, clinker)[:, None]
     cao = rng.uniform(0.63, 0.67, count)[:, None] + rng.uniform(-0.008, 0.008, shape)
     substitutes = rng.random(count) < 0.15
     non_carbonate = np.where(
@@ -295,33 +359,39 @@ def _cement(rng: np.random.Generator, count: int, months: int) -> SectorBlock:
         0.0,
     )
     coal = clinker * rng.uniform(0.11, 0.16, count)[:, None] * _noise(rng, shape, 0.03)
-    facility_ids, entity_ids = _ids("C", count)
-    values = {
+    return {
         "clinker_output_t": clinker,
         "clinker_cao_fraction": cao,
         "non_carbonate_cao_fraction": non_carbonate,
         "kiln_coal_consumed_t": coal,
     }
-    return _block(Sector.CEMENT, facility_ids, entity_ids, values, {"rated_output_t_per_year": rated}, shape)
 
 
 def _aluminium(rng: np.random.Generator, count: int, months: int) -> SectorBlock:
     """Prebake smelters: continuous output, 0.40-0.45 t net anode per tonne, few anode effects."""
-    shape = (count, months)
     rated = rng.uniform(150e3, 600e3, count)
+    values = aluminium_months(rng, rated, months)
+    facility_ids, entity_ids = _ids("A", count)
+    context = {"rated_output_t_per_year": rated}
+    return _block(Sector.ALUMINIUM, facility_ids, entity_ids, values, context, (count, months))
+
+
+def aluminium_months(
+    rng: np.random.Generator, rated: Vector, months: int, *, target_t: Vector | None = None
+) -> dict[str, Matrix]:
+    """Monthly key parameters of smelters (rated t aluminium a year); `target_t` as for steel."""
+    count = len(rated)
+    shape = (count, months)
     output = rated[:, None] / 12 * rng.uniform(0.92, 1.02, shape)
+    output = output * _scaled_to(target_t, output)[:, None]
     anode = output * (rng.uniform(0.40, 0.45, count)[:, None] + rng.uniform(-0.005, 0.005, shape))
     effect = rng.uniform(0.01, 0.15, count)[:, None] * _noise(rng, shape, 0.3)
     effect = np.where((rng.random(count) < 0.3)[:, None], np.nan, effect)
-    facility_ids, entity_ids = _ids("A", count)
-    values = {
+    return {
         "molten_aluminium_output_t": output,
         "net_anode_consumed_t": anode,
         "anode_effect_minutes_per_cell_day": effect,
     }
-    return _block(
-        Sector.ALUMINIUM, facility_ids, entity_ids, values, {"rated_output_t_per_year": rated}, shape
-    )
 
 
 def _block(
@@ -353,8 +423,17 @@ _DIGITS = {
 
 def _round(block: SectorBlock) -> None:
     """Round to the decimals a report carries, so values are exact decimals in text."""
-    for name, matrix in block.values.items():
-        block.values[name] = np.round(matrix, _DIGITS.get(name, 3))
+    block.values = round_values(block.values)
+
+
+def round_values(values: dict[str, Matrix]) -> dict[str, Matrix]:
+    """The parameters rounded to the decimals a report carries (a meter's or a lab report's)."""
+    return {name: np.round(matrix, _DIGITS.get(name, 3)) for name, matrix in values.items()}
+
+
+def month_hours(year: int, months: int = 12) -> Vector:
+    """Hours in each month of a year from January (the calendar `power_months` runs units on)."""
+    return np.array([days_in_month(year, m) * 24 for m in range(1, months + 1)], dtype=np.float64)
 
 
 # --- the injector -----------------------------------------------------------------------------------
