@@ -221,9 +221,9 @@ def plan_year(
     traits = {e: entities[e].traits for e in positions if e in entities}
     ccer_sales, ccer_bought = _ccer_sales(market, positions, traits, ccer_supply, rng, params)
     need = {
-        e: max(0, p.verified - p.allocated - ccer_bought.get(e, 0))
+        e: max(0, p.verified - p.holdings - ccer_bought.get(e, 0))
         for e, p in positions.items()
-        if p.verified > p.allocated
+        if p.verified > p.holdings
     }
     buys = {
         e: q
@@ -310,7 +310,7 @@ def _offers(
     """What active long entities offer of their surplus: liquidity × surplus; hoarders nothing."""
     offers: dict[str, int] = {}
     for e in sorted(active):
-        surplus = positions[e].allocated - positions[e].verified
+        surplus = positions[e].holdings - positions[e].verified
         t = traits.get(e)
         if surplus <= 0 or (t is not None and t.strategy == "hoarder"):
             continue
@@ -349,11 +349,12 @@ def _cover(
 ) -> dict[str, int]:
     """Sales that cover `demand` exactly: offers pro rata; if they fall short, the active sellers'
     whole surplus; if that falls short too, every non-hoarder's (a scarce market recruits the rest)."""
+
     def surplus(among: Iterable[str]) -> dict[str, int]:
         return {
-            e: positions[e].allocated - positions[e].verified
+            e: positions[e].holdings - positions[e].verified
             for e in sorted(among)
-            if positions[e].allocated > positions[e].verified
+            if positions[e].holdings > positions[e].verified
             and (e not in traits or traits[e].strategy != "hoarder")
         }
 
@@ -420,8 +421,9 @@ def _merge(buys: Lots, sells: Lots, *, final: bool) -> tuple[list[tuple[str, str
         if buyer == seller:
             # Nobody trades with itself: take the next seller first, if any; at the very end, reroute
             # earlier chunks through this holder (it sells to their buyers and buys from their sellers).
-            if j + 1 < len(sells):
-                sells[j], sells[j + 1] = sells[j + 1], sells[j]
+            other = next((k for k in range(j + 1, len(sells)) if sells[k][0] != buyer), None)
+            if other is not None:
+                sells[j], sells[other] = sells[other], sells[j]
                 continue
             if not final:
                 break

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -17,7 +17,7 @@ console = Console(stderr=True)
 demo_database = "carbonmarket-demo.db"
 
 
-def fail(message: str, as_json: bool, code: str = "invalid_request") -> None:
+def fail(message: str, as_json: bool, code: str = "invalid_request") -> NoReturn:
     """A refusal of the command itself: a JSON error or a sentence, exit 1, nothing run."""
     if as_json:
         sys.stdout.write(json.dumps({"ok": False, "code": code, "message": message}) + "\n")
@@ -109,7 +109,6 @@ def _scenario(name: str, as_json: bool) -> Scenario:
         return load_scenario(name)
     except ScenarioError as error:
         fail(str(error), as_json, "invalid_scenario")
-        raise  # unreachable: fail exits
 
 
 def _calibrate(
@@ -139,8 +138,8 @@ def _calibrate(
     for column in ("figure", "published", "simulated", "error"):
         grid.add_column(column, justify="left" if column == "figure" else "right")
     for row in table["figures"]:
-        error = "" if row["error"] is None else f"{row['error']:+.2%}"
-        grid.add_row(row["name"], _number(row["published"]), _number(row["simulated"]), error)
+        shown = "" if row["error"] is None else f"{row['error']:+.2%}"
+        grid.add_row(row["name"], _number(row["published"]), _number(row["simulated"]), shown)
     Console().print(grid)
 
 

@@ -166,6 +166,12 @@ class Position:
     entity_id: str
     allocated: int
     verified: int
+    banked: int = 0  # allowances of earlier vintages held in `<entity>-H`, usable for this year
+
+    @property
+    def holdings(self) -> int:
+        """What the entity holds towards this year before trading: its allocation and its bank."""
+        return self.allocated + self.banked
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from carbonmarket.allocation.service import (
     Allocation,
@@ -32,14 +32,18 @@ from carbonmarket.allocation.service import (
 from carbonmarket.core.actors import LOCAL_OPERATOR, Actor, Role
 from carbonmarket.core.clock import FixedClock
 from carbonmarket.core.results import Done, Outcome
+from carbonmarket.db.command import run_command
 from carbonmarket.mrv.records.service import Records
 from carbonmarket.mrv.verification.service import Verification
+from carbonmarket.registry import postings
+from carbonmarket.registry.postings import Move, holding_account
 from carbonmarket.simulation.spec import Market, MrvYear, Position, Scenario, ScenarioError, StageProgress
 
 REGULATOR = Actor("mee", Role.REGULATOR)
 # The previous year's verification body of the simulation (its verifications are history only).
 HISTORY_BODY = "VB-HISTORY"
 benchmark_keys = ("electricity_t_per_mwh", "heat_t_per_gj")
+ISSUANCE = "CN-ISSUANCE"
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ class AllocationLevers:
     previous_year_ratio: float
     previous_year_spread: float
     preallocate: bool
+    bank_holders_share: float
+    bank_share: float
 
 
 def read_levers(scenario: Scenario) -> AllocationLevers:
@@ -68,7 +74,11 @@ def read_levers(scenario: Scenario) -> AllocationLevers:
     preallocate = section.get("preallocate", True)
     if not isinstance(preallocate, bool):
         raise ScenarioError("[allocation] preallocate must be true or false")
-    return AllocationLevers(factor, ratio, spread, preallocate)
+    holders = float(section.get("bank_holders_share", 0.5))
+    bank = float(section.get("bank_share", 0.02))
+    if not 0 <= holders <= 1 or not 0 <= bank <= 0.5:
+        raise ScenarioError("[allocation] bank_holders_share must be 0–1 and bank_share 0–0.5")
+    return AllocationLevers(factor, ratio, spread, preallocate, holders, bank)
 
 
 def plans_for(sectors: set[str], year: int) -> list[str]:
@@ -110,7 +120,7 @@ def run_allocation(
     clock = FixedClock(datetime(year + 1, 3, 2, 2, 0, tzinfo=UTC))
     allocation = Allocation(engine, clock=clock)
     prefix = f"{scenario.name}-{market.seed}"
-    progress.start("allocation: plans, pre-allocation, true-up", len(plan_ids) + 3)
+    progress.start("allocation: plans, pre-allocation, true-up, bank", len(plan_ids) + 4)
     for plan_id in plan_ids:
         text = scaled_plan_text(packaged_plan_text(plan_id), levers.benchmark_factor)
         accepted(
@@ -133,12 +143,61 @@ def run_allocation(
     clock._now = datetime(year + 1, 6, 30, 2, 0, tzinfo=UTC)
     accepted(allocation.true_up(REGULATOR, f"{prefix}-true-up-{year}", year), "true-up")
     progress.advance()
+    banked = deliver_opening_bank(engine, market, mrv, levers, prefix)
+    progress.advance()
     return {
         e.entity_id: Position(
-            e.entity_id, allocation.allocated(e.entity_id, year) or 0, mrv.verified[e.entity_id]
+            e.entity_id,
+            allocation.allocated(e.entity_id, year) or 0,
+            mrv.verified[e.entity_id],
+            banked.get(e.entity_id, 0),
         )
         for e in market.entities
     }
+
+
+def deliver_opening_bank(
+    engine: Engine, market: Market, mrv: MrvYear, levers: AllocationLevers, prefix: str
+) -> dict[str, int]:
+    """The allowances of earlier vintages the entities still hold when the year starts.
+
+    The national market's earlier cycles left surpluses in the entities' accounts, and those vintages
+    settle later years (A §六 [P]); that is how a market 0.55% short in 2023 still complied at 99.98%
+    [seed]. The simulation starts from one year, so it issues that carried bank as the previous
+    vintage into CN-ISSUANCE and delivers it in one linked batch: `bank_holders_share` of the power
+    entities (seeded draw) hold up to 2 × `bank_share` of their verified emissions [?].
+    """
+    vintage = vintage_name(market.year - 1)
+    draw = random.Random(f"{prefix}-bank")
+    bank = {}
+    for entity in market.entities:
+        holder = entity.sector == "power" and draw.random() < levers.bank_holders_share
+        share = levers.bank_share * draw.uniform(0, 2)
+        quantity = round(mrv.verified[entity.entity_id] * share) if holder else 0
+        if quantity > 0:
+            bank[entity.entity_id] = quantity
+    if not bank:
+        return {}
+    total = sum(bank.values())
+
+    def work(connection: Connection, at: str) -> dict[str, Any]:
+        postings.ensure_instrument(connection, LOCAL_OPERATOR, vintage, at)
+        postings.issue(connection, LOCAL_OPERATOR, f"{prefix}-bank-issue", vintage, total, ISSUANCE, at)
+        moves = [Move(ISSUANCE, holding_account(e), vintage, q) for e, q in sorted(bank.items())]
+        postings.move(connection, LOCAL_OPERATOR, f"{prefix}-bank", "allocation", moves, at)
+        return {"vintage": vintage, "entities": len(bank), "quantity": total}
+
+    clock = FixedClock(datetime(market.year, 12, 31, 2, 0, tzinfo=UTC))
+    outcome = run_command(
+        engine, clock, LOCAL_OPERATOR, "simulation.opening_bank", f"{prefix}-bank", {"t": total}, work
+    )
+    accepted(outcome, "delivering the opening bank")
+    return bank
+
+
+def vintage_name(year: int) -> str:
+    """The allowance vintage of a year (CEA23 for 2023; the first cycle's is CEA19-20)."""
+    return "CEA19-20" if year in (2019, 2020) else f"CEA{year % 100:02d}"
 
 
 def activity_csv(engine: Engine, market: Market, mrv: MrvYear) -> bytes:

@@ -17,9 +17,10 @@ from typing import Any
 from sqlalchemy import Engine
 
 from carbonmarket.compliance.model import rules
-from carbonmarket.compliance.service import Compliance
+from carbonmarket.compliance.service import Compliance, page_size_max
 from carbonmarket.core.actors import LOCAL_OPERATOR, Actor, Role
 from carbonmarket.core.clock import FixedClock
+from carbonmarket.core.ids import derived_id
 from carbonmarket.db.command import run_read
 from carbonmarket.registry import postings
 from carbonmarket.registry.postings import holding_account
@@ -29,11 +30,6 @@ from carbonmarket.simulation.stage_allocation import accepted
 REGULATOR = Actor("mee", Role.REGULATOR)
 # Lines per surrender batch: well inside the service's batch limit, so one batch is one transaction.
 lines_per_batch = 2_000
-
-
-def vintage_of(year: int) -> str:
-    """The allowance vintage of a compliance year (CEA23 for 2023)."""
-    return f"CEA{year % 100:02d}"
 
 
 def run_compliance(
@@ -50,22 +46,25 @@ def run_compliance(
     clock = FixedClock(datetime(year + 1, 12, 30, 2, 0, tzinfo=UTC))
     compliance = Compliance(engine, clock=clock)
     prefix = f"{scenario.name}-{market.seed}"
-    lines = surrender_lines(engine, market, positions, sorted(set(ccer.values())), year)
-    batches = [lines[i : i + lines_per_batch] for i in range(0, len(lines), lines_per_batch)]
-    progress.start("compliance: open, surrender, close", len(batches) + 2)
+    progress.start("compliance: open, surrender, close", 3)
     accepted(compliance.open_year(REGULATOR, f"{prefix}-open-{year}", year), f"opening {year}")
     progress.advance()
-    for number, batch in enumerate(batches):
-        accepted(
-            # The entities' own surrenders, sent together: the local operator holds every entity's right.
-            compliance.surrender_batch(LOCAL_OPERATOR, f"{prefix}-surrender-{year}-{number}", year, batch),
-            f"surrender batch {number}",
+    if compliance.status(REGULATOR, year, limit=1)["year_status"] != "closed":
+        # What each entity still owes, from the compliance part: a rerun after a crash sends only
+        # what is left, under ids named by the batch's content.
+        lines = surrender_lines(
+            engine, market, standing(compliance, market, year), sorted(set(ccer.values())), year
         )
-        progress.advance()
+        for start in range(0, len(lines), lines_per_batch):
+            batch = lines[start : start + lines_per_batch]
+            command = derived_id(f"{prefix}-surrender-{year}", *batch)
+            # The entities' own surrenders, sent together: the local operator holds every entity's right.
+            accepted(compliance.surrender_batch(LOCAL_OPERATOR, command, year, batch), "a surrender batch")
+    progress.advance()
     clock._now = datetime(year + 2, 1, 5, 2, 0, tzinfo=UTC)
     closed = accepted(compliance.close_year(REGULATOR, f"{prefix}-close-{year}", year), f"closing {year}")
     progress.advance()
-    offsets = _offsets(lines, set(ccer.values()))
+    offsets = {e: row["ccer_t"] for e, row in standing(compliance, market, year).items() if row["ccer_t"] > 0}
     return {
         "rate_ppm": closed.get("rate_ppm"),
         "entities_not_met": closed.get("entities_not_met"),
@@ -78,40 +77,47 @@ def run_compliance(
     }
 
 
+def standing(compliance: Compliance, market: Market, year: int) -> dict[str, dict[str, Any]]:
+    """Each entity's obligation, what it surrendered and its CCER part, as the compliance part has them."""
+    rows: dict[str, dict[str, Any]] = {}
+    for province in sorted({e.province for e in market.entities}):
+        status = compliance.status(REGULATOR, year, province=province, limit=page_size_max)
+        rows |= {r["entity_id"]: r for r in status["rows"]}
+    return rows
+
+
 def surrender_lines(
-    engine: Engine, market: Market, positions: dict[str, Position], ccer_instruments: Sequence[str], year: int
+    engine: Engine,
+    market: Market,
+    owing: dict[str, dict[str, Any]],
+    ccer_instruments: Sequence[str],
+    year: int,
 ) -> list[tuple[str, str, int]]:
-    """(entity, instrument, quantity) for everything each entity holds towards its obligation."""
-    vintage = vintage_of(year)
-    instruments = [*ccer_instruments, vintage]
+    """(entity, instrument, quantity) for what each entity holds towards what it still owes: CCERs up to
+    the offset limit, then allowances, oldest usable vintage first (the year's rule lists them)."""
+    vintages = list(rules().year(year).vintages)
+    instruments = [*ccer_instruments, *vintages]
     wanted = [(holding_account(e.entity_id), i) for e in market.entities for i in instruments]
     held = run_read(engine, lambda c: postings.balances(c, wanted))
     offset_share = market_offset_share()
     lines = []
     for entity in market.entities:
-        owed = positions[entity.entity_id].verified
+        row = owing.get(entity.entity_id)
+        if row is None:
+            continue
+        owed = int(row["owed_t"])
+        room = int(row["obligation_t"]) * offset_share // 100 - int(row["ccer_t"])
         account = holding_account(entity.entity_id)
-        room = owed * offset_share // 100
         for instrument in instruments:
-            available = held[(account, instrument)].available
-            limit = min(room, owed) if instrument != vintage else owed
-            quantity = min(available, limit)
+            is_offset = instrument not in vintages
+            quantity = min(held[(account, instrument)].available, min(room, owed) if is_offset else owed)
             if quantity > 0:
                 lines.append((entity.entity_id, instrument, quantity))
                 owed -= quantity
-                if instrument != vintage:
-                    room -= quantity
+                room -= quantity if is_offset else 0
     return lines
 
 
 def market_offset_share() -> int:
     """The CCER limit in percent of the obligation, from the compliance rules (M Art. 29 [reg])."""
     return rules().offsets.ratio_percent
-
-
-def _offsets(lines: Sequence[tuple[str, str, int]], ccer_instruments: set[str]) -> dict[str, int]:
-    used: dict[str, int] = {}
-    for entity, instrument, quantity in lines:
-        if instrument in ccer_instruments:
-            used[entity] = used.get(entity, 0) + quantity
-    return used
