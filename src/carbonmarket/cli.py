@@ -86,7 +86,7 @@ def _wire_markets() -> None:
     app.add_typer(compliance_app, name="compliance")
     app.add_typer(exchange_app, name="exchange")
     app.add_typer(ccer_app, name="ccer")
-    for module_name in ("compliance", "exchange", "voluntary", "allocation"):
+    for module_name in ("compliance", "exchange", "voluntary", "allocation", "simulation"):
         # A context may offer benchmarks as `bench_commands = {"name": function}` in its cli.py.
         module = __import__(f"carbonmarket.{module_name}.cli", fromlist=["bench_commands"])
         for name, function in getattr(module, "bench_commands", {}).items():

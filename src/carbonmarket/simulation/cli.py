@@ -184,3 +184,54 @@ def _number(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:,.4f}" if abs(value) < 10 else f"{value:,.2f}"
     return str(value)
+
+
+# Issue 7's targets: the demo year for 3,500 entities on SQLite within 5 minutes, 100 entities in 30 s.
+demo_targets_s = {3_500: 300.0, 100: 30.0}
+
+
+def bench_demo(
+    entities: Annotated[list[int] | None, typer.Option("--entities", help="Sizes to run (repeat).")] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="PostgreSQL server URL (default: scratch SQLite).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """The demo year end to end per size on a scratch database, seconds per stage beside the target."""
+    from carbonmarket.benchmarks.scratch import is_sqlite, parse_url, postgres_database, sqlite_file, url_text
+    from carbonmarket.simulation.year import run_year
+
+    sizes = entities or [100, 3_500]
+    for size in sizes:
+        check_entities(size, as_json)
+    server = parse_url(db or "sqlite:///bench-demo.db")
+    runs = []
+    for size in sizes:
+        scratch = sqlite_file(server) if is_sqlite(server) else postgres_database(server, "demo")
+        with scratch as scratch_url:
+            summary = run_year(
+                url_text(scratch_url), load_scenario("demo"), entities=size, progress=not as_json
+            )
+        target = demo_targets_s.get(size)
+        runs.append(
+            {
+                "entities": size,
+                "seconds": summary["seconds"],
+                "stage_seconds": summary["stage_seconds"],
+                "target_s": target,
+                "ratio": None if target is None else round(summary["seconds"] / target, 3),
+                "reconcile_ok": summary["reconcile_ok"],
+            }
+        )
+    result = {"benchmark": "demo", "database": "sqlite" if is_sqlite(server) else "postgresql", "runs": runs}
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
+    for run in runs:
+        Console().print(
+            f"{run['entities']:>7,} entities: {run['seconds']:.1f} s (target {run['target_s']} s, "
+            f"ratio {run['ratio']}); stages {run['stage_seconds']}"
+        )
+
+
+bench_commands = {"demo": bench_demo}
