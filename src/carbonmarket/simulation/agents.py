@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from typing import Any
 
@@ -235,6 +235,9 @@ def plan_year(
     offers = _offers(positions, traits, active, params)
     tightness = sum(buys.values()) / max(sum(offers.values()), 1)
     fundamental = _fundamental_fen(positions, traits, tightness, params)
+    # CCERs sell at a discount to allowances (`ccer_price_ratio` of the year's fundamental price).
+    ccer_price = max(1, round(fundamental * params.ccer_price_ratio))
+    ccer_sales = [replace(sale, price_fen=ccer_price) for sale in ccer_sales]
     sells = _cover(positions, traits, offers, active, sum(buys.values()))
     buys = _scale_down_if_short(buys, sum(sells.values()))
     buy_lots = [(e, q) for e, q in buys.items() if q > 0]

@@ -8,7 +8,8 @@ What it does, through the services only (docs/simulation-contract.md):
    sell move from `-H` to `-T`; buyers' funds are deposited into `-T` (in fen); the CCER the project
    owners sell move from the owner's `-H` into the buyer's `-H`. CCER change hands over the counter
    (the national CCER market trades at CBEEX, not on the allowance exchange, and the exchange has
-   no reference price for a CCER that never traded): a registry transfer, with no payment recorded.
+   no reference price for a CCER that never traded): delivery versus payment in one linked batch of
+   the registry, credits one way and the agreed price (fen) from the buyer's `-T` to the owner's `-T`.
 2. **Each trading day**, a `FixedClock` walks the day: 09:00 bidding applications and approvals
    (`Sessions`), 10:00 the day's listed orders in one `Exchange.submit_many` batch, 10:30-11:00 a
    bidding window (bids, then `Sessions.close` at 11:05), 13:30 bulk agreements (a direct
@@ -38,6 +39,7 @@ from sqlalchemy import Connection, Engine
 from carbonmarket.core.actors import Actor, Permission, Role
 from carbonmarket.core.calendar import CHINA_STANDARD_TIME, MarketCalendar
 from carbonmarket.core.clock import FixedClock
+from carbonmarket.core.instruments import FUNDS_ID
 from carbonmarket.core.results import Done, Outcome, Refused
 from carbonmarket.db.command import run_command, run_read
 from carbonmarket.exchange.marketdata import MarketData
@@ -239,16 +241,27 @@ def _set_up(
     """Accounts, the sellers' units into -T, buyers' funds, the CCER sales (one command)."""
     names = run.market.by_id()
     top_price = max(d.price_fen for d in plan.days)
+    # Each CCER sale is delivery versus payment in one linked batch: the credits from the owner's -H
+    # to the buyer's -H, the price from the buyer's -T to the owner's -T (all legs or none).
     ccer_moves = [
-        Move(holding_account(s.owner), holding_account(s.buyer), ccer[s.project_id], s.quantity)
+        leg
         for s in plan.ccer_sales
+        for leg in (
+            Move(holding_account(s.owner), holding_account(s.buyer), ccer[s.project_id], s.quantity),
+            Move(trading_account(s.buyer), trading_account(s.owner), FUNDS_ID, s.quantity * s.price_fen),
+        )
     ]
+    ccer_cost: dict[str, int] = {}
+    for sale in plan.ccer_sales:
+        ccer_cost[sale.buyer] = ccer_cost.get(sale.buyer, 0) + sale.quantity * sale.price_fen
     unit_moves = [
         Move(holding_account(h), trading_account(h), run.instrument, q)
         for h, q in sorted(plan.sells.items())
         if q > 0 and h in positions
     ]
     funds = {h: int(q * top_price * FUNDS_MARGIN) + 1 for h, q in sorted(plan.buys.items()) if q > 0}
+    for buyer, cost in ccer_cost.items():
+        funds[buyer] = funds.get(buyer, 0) + cost
 
     def work(connection: Connection, at: str) -> dict[str, Any]:
         entities = [(e, names[e].name if e in names else e) for e in sorted(positions)]
@@ -261,11 +274,16 @@ def _set_up(
                 opened += postings.ensure_account(connection, REGISTRY_OPERATOR, account, bank, kind, at)
         if unit_moves:
             postings.move(connection, run.desk, run.id("to-T"), "transfer", unit_moves, at)
-        if ccer_moves:
-            postings.move(connection, run.desk, run.id("ccer"), "transfer", ccer_moves, at)
+        for owner in sorted({sale.owner for sale in plan.ccer_sales}):
+            # The owner is paid into its trading account (opened with the owner, or here).
+            opened += postings.ensure_account(
+                connection, REGISTRY_OPERATOR, trading_account(owner), owner, "trading", at
+            )
         for holder, fen in funds.items():
             account = trading_account(holder)
             postings.deposit_funds(connection, OPERATOR, run.id("dep", holder), account, fen, at)
+        if ccer_moves:
+            postings.move(connection, run.desk, run.id("ccer"), "transfer", ccer_moves, at)
         return {"accounts": opened, "units": len(unit_moves), "ccer": len(ccer_moves), "funded": len(funds)}
 
     outcome = run_command(

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine
 
 from carbonmarket.core.actors import LOCAL_OPERATOR
 from carbonmarket.core.clock import FixedClock
+from carbonmarket.core.instruments import FUNDS_ID
 from carbonmarket.core.results import Done
 from carbonmarket.db.command import run_command
 from carbonmarket.db.engine import make_engine
@@ -103,7 +104,8 @@ def sqlite_engine(tmp_path: Any) -> Any:
 
 
 def test_a_2025_year_trades_in_every_modality_and_brings_units_home(sqlite_engine: Engine) -> None:
-    scenario = _scenario("demo", 30)
+    # Half the entities offset with CCER, so the market has CCER sales to pay for.
+    scenario = _scenario("demo", 30).with_values("market", traits={"ccer_share": 0.5})
     market = generate_market(scenario, entities=40, seed=3)
     # A long market overall (surpluses exceed shortages), so every short complier can cover itself.
     positions, ccer = build_positions(sqlite_engine, market, deficit=-0.02)
@@ -135,6 +137,12 @@ def test_a_2025_year_trades_in_every_modality_and_brings_units_home(sqlite_engin
             have = held[(holding_account(e), instrument)].total + year.ccer_bought.get(e, 0)
             assert have >= p.verified, (e, have, p)
     assert year.traders > 0
+    # Every CCER sale was paid for: the owners' trading accounts hold what the buyers paid, in fen.
+    owners = sorted({p.owner_id for p in market.projects})
+    with sqlite_engine.connect() as connection:
+        paid = postings.balances(connection, [(trading_account(o), FUNDS_ID) for o in owners])
+    assert sum(year.ccer_bought.values()) > 0
+    assert sum(b.total for b in paid.values()) > sum(year.ccer_bought.values())  # above 1 fen/t
 
 
 def test_a_2024_year_has_no_bidding_and_a_rerun_moves_nothing_twice(sqlite_engine: Engine) -> None:
