@@ -404,23 +404,44 @@ def _pair(buys: Lots, sells: Lots, params: AgentParams, rng: random.Random) -> l
     buy_blocks = [lot for lot in buys if block(lot)]
     sell_blocks = [lot for lot in sells if block(lot)]
     block_set_b, block_set_s = set(map(id, buy_blocks)), set(map(id, sell_blocks))
-    chunks, left_b, left_s = _merge(buy_blocks, sell_blocks, final=False)
+    # Block holders deal largest with largest, as a big buyer looks for a seller who can fill it in
+    # one agreement; a remainder under the bulk minimum waits for the listed pairing below.
+    buy_blocks.sort(key=_largest_first)
+    sell_blocks.sort(key=_largest_first)
+    chunks, left_b, left_s = _merge(buy_blocks, sell_blocks, final=False, minimum=BULK_MIN_T)
     rest_b = [lot for lot in buys if id(lot) not in block_set_b]
     rest_s = [lot for lot in sells if id(lot) not in block_set_s]
     more, _, _ = _merge(left_b + rest_b, left_s + rest_s, final=True)
     return chunks + more
 
 
-def _merge(buys: Lots, sells: Lots, *, final: bool) -> tuple[list[tuple[str, str, int]], Lots, Lots]:
-    """Buy and sell lots (shuffled by the caller) walked side by side into (buyer, seller, t) chunks;
-    returns the chunks and the lots left on either side."""
+def _largest_first(lot: tuple[str, int]) -> tuple[int, str]:
+    return (-lot[1], lot[0])
+
+
+def _merge(
+    buys: Lots, sells: Lots, *, final: bool, minimum: int = 1
+) -> tuple[list[tuple[str, str, int]], Lots, Lots]:
+    """Buy and sell lots (in the caller's order) walked side by side into (buyer, seller, t) chunks;
+    returns the chunks and the lots left on either side. A lot smaller than `minimum` is set aside
+    (left over) rather than paired."""
     buys = list(buys)
     sells = list(sells)
     chunks: list[tuple[str, str, int]] = []
+    aside_b: Lots = []
+    aside_s: Lots = []
     i = j = 0
     while i < len(buys) and j < len(sells):
         buyer, bq = buys[i]
         seller, sq = sells[j]
+        if min(bq, sq) < minimum:
+            if bq < minimum:
+                aside_b.append(buys[i])
+                i += 1
+            if sq < minimum:
+                aside_s.append(sells[j])
+                j += 1
+            continue
         if buyer == seller:
             # Nobody trades with itself: take the next seller first, if any; at the very end, reroute
             # earlier chunks through this holder (it sells to their buyers and buys from their sellers).
@@ -442,8 +463,8 @@ def _merge(buys: Lots, sells: Lots, *, final: bool) -> tuple[list[tuple[str, str
             i += 1
         if sq == q:
             j += 1
-    left_buys = [lot for lot in buys[i:] if lot[1] > 0]
-    left_sells = [lot for lot in sells[j:] if lot[1] > 0]
+    left_buys = [lot for lot in aside_b + buys[i:] if lot[1] > 0]
+    left_sells = [lot for lot in aside_s + sells[j:] if lot[1] > 0]
     return chunks, left_buys, left_sells
 
 

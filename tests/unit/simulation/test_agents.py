@@ -161,3 +161,19 @@ def test_unknown_or_bad_agent_keys_are_refused() -> None:
     with pytest.raises(ScenarioError):
         AgentParams.from_section({"daily_move_max": 0.2})
     assert AgentParams.from_section({"bulk_ticket_t": 500_000}).bulk_ticket_t == 500_000
+
+
+def test_block_holders_deal_largest_with_largest_and_small_remainders_wait_for_the_listed_market() -> None:
+    """A 300,000 t buyer meets the 300,000 t seller in one agreement, not pieces of the 60,000 t one;
+    a remainder under the bulk minimum is never made into a block."""
+    from carbonmarket.simulation.agents import AgentParams, _pair
+
+    params = AgentParams(bulk_preference=1.0)
+    buys = [("B1", 300_000), ("B2", 150_000), ("B3", 40_000)]
+    sells = [("S1", 60_000), ("S2", 300_000), ("S3", 130_000)]
+    chunks = _pair(buys, sells, params, random.Random(1))
+    assert ("B1", "S2", 300_000) in chunks
+    assert ("B2", "S3", 130_000) in chunks
+    assert sum(q for *_, q in chunks) == 490_000
+    # What is left of B2 (20,000 t) and B3 pair with S1 below the bulk minimum: listed-sized chunks.
+    assert sorted(q for b, s, q in chunks if s == "S1") == [20_000, 40_000]

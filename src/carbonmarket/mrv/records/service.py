@@ -104,6 +104,18 @@ def _rules_module(name: str) -> ModuleType | None:
         raise
 
 
+def refuse_blocking(where: str, findings: list[Finding]) -> None:
+    """Refuse a record the validation rules block, naming the first error and how many more."""
+    blocking = [f for f in findings if f.severity is BLOCKING]
+    if blocking:
+        raise Refused(
+            Code.RECORD_REJECTED_BY_RULES,
+            f"{where}: {blocking[0].message}"
+            + (f" (and {len(blocking) - 1} more errors)" if len(blocking) > 1 else ""),
+            findings=[finding_json(f) for f in findings],
+        )
+
+
 def evaluate_rules(record: MonthlyRecord, previous: Sequence[MonthlyRecord]) -> list[Finding]:
     """The validation model's findings on a record (none while the model is missing)."""
     engine = _rules_module("engine")
@@ -202,14 +214,7 @@ class Records:
                 f"the correction of {where} repeats version {existing.version} unchanged",
             )
         findings = evaluate_rules(record, _previous(connection, record))
-        blocking = [f for f in findings if f.severity is BLOCKING]
-        if blocking:
-            raise Refused(
-                Code.RECORD_REJECTED_BY_RULES,
-                f"{where}: {blocking[0].message}"
-                + (f" (and {len(blocking) - 1} more errors)" if len(blocking) > 1 else ""),
-                findings=[finding_json(f) for f in findings],
-            )
+        refuse_blocking(where, findings)
         new_id = record_id(record.facility_id, record.year, record.month, version)
         store.insert_record(
             connection,
@@ -412,13 +417,7 @@ class Records:
                     seen[k] for k in sorted(seen) if k != (record.year, record.month) and k[0] in window
                 ]
                 findings = evaluate_rules(record, previous)
-                blocking = [f for f in findings if f.severity is BLOCKING]
-                if blocking:
-                    raise Refused(
-                        Code.RECORD_REJECTED_BY_RULES,
-                        f"{where}: {blocking[0].message}"
-                        + (f" (and {len(blocking) - 1} more errors)" if len(blocking) > 1 else ""),
-                    )
+                refuse_blocking(where, findings)
             except Refused as refused:
                 rejected.append(
                     {
