@@ -12,7 +12,8 @@ body, publicity, registration of the reductions, issuance (V Art. 12–19).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine
@@ -23,6 +24,7 @@ from carbonmarket.registry.postings import holding_account
 from carbonmarket.simulation.spec import Market, Project, Scenario, ScenarioError, StageProgress
 from carbonmarket.simulation.stage_allocation import accepted
 from carbonmarket.voluntary import methodologies
+from carbonmarket.voluntary.methodologies.base import Period
 from carbonmarket.voluntary.service import Voluntary
 
 REGULATOR = Actor("mee", Role.REGULATOR)
@@ -35,30 +37,68 @@ legacy_last_surrender_year = 2024
 publicity_days = 35
 DOCUMENT_SHA = "5e" * 32
 
-# A synthetic design per methodology: what the project's document states, and how a monitored
-# quantity scales to the reductions the generator asked for (claims are computed by the methodology).
+# A synthetic design per methodology: what the project's document states and one year's monitoring,
+# sized to the reductions the generator asked for by scaling the extensive quantities named in
+# `scaled` (the claim is still the methodology's own calculation). Templates as in the methodology
+# tests (tests/integration/voluntary/ccer_market.py); crediting years per DOMAIN.md §6 [reg]/[?].
 DESIGNS: dict[str, dict[str, Any]] = {
     "CCER-01-002-V01": {
         "sector": "renewable_power",
+        "years": 10,
         "parameters": {
             "grid_region": "East",
             "distance_offshore_km": 35,
             "water_depth_m": 20,
             "capacity_mw": 500,
         },
-        "monitored": lambda t: {"eg_export_mwh": str(round(t * 2.0)), "eg_import_mwh": "0"},
+        "monitored": {"eg_export_mwh": "1234567.8", "eg_import_mwh": "1234.5"},
+        "scaled": ("eg_export_mwh", "eg_import_mwh"),
     },
     "CCER-01-001-V01": {
         "sector": "renewable_power",
+        "years": 10,
         "parameters": {"grid_region": "Northwest", "capacity_mw": 100, "backup_share": "0.05"},
-        "monitored": lambda t: {
-            "eg_export_mwh": round(t * 2.0),
-            "eg_import_mwh": 0,
-            "fc_natural_gas_10k_nm3": 0,
+        "monitored": {"eg_export_mwh": 200000, "eg_import_mwh": 5000, "fc_natural_gas_10k_nm3": 21},
+        "scaled": ("eg_export_mwh", "eg_import_mwh", "fc_natural_gas_10k_nm3"),
+    },
+    "CCER-14-001-V01": {
+        "sector": "forestry",
+        "years": 40,
+        "parameters": {"species": "chinese_fir", "area_ha": 1000, "previous_land_use": "barren"},
+        "monitored": {"stock_volume_start_m3": 30000, "stock_volume_end_m3": 42000},
+        "scaled": ("area_ha", "stock_volume_start_m3", "stock_volume_end_m3"),
+    },
+    "CCER-14-002-V01": {
+        "sector": "forestry",
+        "years": 40,
+        "parameters": {"area_ha": 100, "intertidal": True, "previous_land_use": "mudflat"},
+        "monitored": {"agb_start_t_per_ha": 20, "agb_end_t_per_ha": 35},
+        "scaled": ("area_ha",),
+    },
+    "CCER-10-001-V01": {
+        "sector": "coal_mining",
+        "years": 10,
+        "parameters": {"grid_region": "North", "ch4_concentration_pct": "0.6", "networked_metering": True},
+        "monitored": {
+            "ch4_volume_m3": 10000000,
+            "destruction_efficiency": "0.98",
+            "electricity_consumed_mwh": 2000,
         },
+        "scaled": ("ch4_volume_m3", "electricity_consumed_mwh"),
+    },
+    "CCER-07-001-V01": {
+        "sector": "transport",
+        "years": 10,
+        "parameters": {
+            "grid_region": "East",
+            "road_class": "expressway",
+            "baseline_power_kw": 500,
+            "tunnel_length_km": 3,
+        },
+        "monitored": {"operating_hours": 8760, "ec_project_mwh": "1752.5"},
+        "scaled": ("baseline_power_kw", "tunnel_length_km", "ec_project_mwh"),
     },
 }
-default_methodology = "CCER-01-002-V01"
 
 
 @dataclass(frozen=True)
@@ -184,8 +224,8 @@ def _register_design(service: Voluntary, project: Project, year: int) -> None:
             construction_start=f"{year - 2}-03-01",
             operation_start=f"{year - 1}-12-01",
             crediting_start=f"{year}-01-01",
-            crediting_end=f"{year + 9}-12-31",
-            parameters=design["parameters"],
+            crediting_end=f"{year + design['years'] - 1}-12-31",
+            parameters=sized_design(project, year)[0],
             document_sha256=DOCUMENT_SHA,
             expected_annual_t=project.reductions_t,
         ),
@@ -216,7 +256,7 @@ def _report(service: Voluntary, project: Project, year: int) -> None:
             project.project_id,
             period_start=f"{year}-01-01",
             period_end=f"{year}-12-31",
-            inputs=_design(project)["monitored"](project.reductions_t),
+            inputs=sized_design(project, year)[1],
         ),
         f"reporting {project.project_id}",
     )
@@ -231,11 +271,44 @@ def _report(service: Voluntary, project: Project, year: int) -> None:
 
 
 def _methodology(project: Project) -> str:
-    return project.methodology if project.methodology in DESIGNS else default_methodology
+    if project.methodology not in DESIGNS:
+        known = ", ".join(sorted(DESIGNS))
+        raise ScenarioError(
+            f"[ccer] project {project.project_id}: no design for {project.methodology} ({known})"
+        )
+    return project.methodology
 
 
 def _design(project: Project) -> dict[str, Any]:
     return DESIGNS[_methodology(project)]
+
+
+def sized_design(project: Project, year: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The project's parameters and the year's monitored values, scaled so the methodology's claim for
+    the year is at least the reductions asked for (verification then takes exactly those)."""
+    design = _design(project)
+    method = methodologies.get(_methodology(project))
+    period = Period(date(year, 1, 1), date(year, 12, 31))
+    claim = method.calculate(
+        method.read_project(design["parameters"]), method.read_monitored(design["monitored"]), period
+    ).reduction_t
+    factor = Decimal(project.reductions_t) / Decimal(max(claim, 1)) * Decimal("1.001")
+    # A project is only as large as the methodology's bounds allow (a tunnel's lighting load is
+    # small): the factor stops at the first input's maximum, and the claim is what it is.
+    specs = {spec.name: spec for spec in (*method.data.project_inputs, *method.data.monitored_inputs)}
+    values = {**design["parameters"], **design["monitored"]}
+    for name in design["scaled"]:
+        maximum = specs[name].maximum
+        if maximum is not None:
+            factor = min(factor, maximum / Decimal(str(values[name])))
+
+    def scaled(values: dict[str, Any]) -> dict[str, Any]:
+        return {
+            k: str((Decimal(str(v)) * factor).quantize(Decimal("0.1"))) if k in design["scaled"] else v
+            for k, v in values.items()
+        }
+
+    return scaled(design["parameters"]), scaled(design["monitored"])
 
 
 def _owner(project: Project) -> Actor:
