@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
@@ -94,7 +95,11 @@ def sign_in(page: Any, base: str, username: str, password: str, next_path: str) 
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("#login-submit")
-    page.wait_for_url(f"**{next_path}")
+    # The login page's own URL ends with `?next=<next_path>`, so a glob on the path would match it
+    # before the sign-in has navigated: wait for the page itself (and its load event, so its
+    # scripts have attached their handlers before the test clicks anything).
+    wanted = urlsplit(f"{base}{next_path}")
+    page.wait_for_url(lambda url: (urlsplit(url).path, urlsplit(url).query) == (wanted.path, wanted.query))
 
 
 def screenshot_path(name: str) -> str:
