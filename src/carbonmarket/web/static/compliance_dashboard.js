@@ -27,12 +27,18 @@ function option(value, text) {
   return element;
 }
 
+// Each load is numbered: when the year is changed before the last answer has come back, only the
+// latest load draws the page, so a slow answer for another year never overwrites it.
+let loads = 0;
+
 async function load() {
   errorBox.hidden = true;
   const params = new URLSearchParams(window.location.search);
   const province = params.get("province");
   const query = province ? `?province=${encodeURIComponent(province)}` : "";
+  const number = ++loads;
   const { status, body } = await apiGet(`/api/compliance/years/${yearField.value}/risk${query}`);
+  if (number !== loads) return;
   if (status !== 200) {
     if (status === 401) clearSession();
     showError(body.message || `The server answered HTTP ${status}.`);

@@ -64,11 +64,16 @@ async function entitiesOfUser() {
   return { status, body, entities };
 }
 
+// Only the latest load draws the page: a slow answer for an entity-year no longer chosen is dropped.
+let loads = 0;
+
 async function load() {
   errorBox.hidden = true;
   const entity = entityField.value;
   const year = yearField.value;
+  const number = ++loads;
   const { status, body } = await apiGet(`/api/compliance/years/${year}/entities/${encodeURIComponent(entity)}`);
+  if (number !== loads) return;
   if (status !== 200) {
     for (const id of ["figures-section", "holdings-section", "surrender-section", "history-section"]) {
       document.getElementById(id).hidden = true;
