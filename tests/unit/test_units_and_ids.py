@@ -88,3 +88,15 @@ def test_ccer_ids_name_project_and_year() -> None:
 )
 def test_malformed_instrument_ids_are_refused(bad: str) -> None:
     assert refusal_code(parse_instrument, bad) is Code.INVALID_INSTRUMENT_ID
+
+
+def test_a_compliance_year_names_its_allowance_vintage_and_the_registry_parses_it() -> None:
+    from carbonmarket.core.instruments import allowance_vintage, parse_instrument
+
+    assert [allowance_vintage(y) for y in (2019, 2020, 2021, 2023)] == [
+        "CEA19-20",
+        "CEA19-20",
+        "CEA21",
+        "CEA23",
+    ]
+    assert parse_instrument(allowance_vintage(2024)).text == "CEA24"

@@ -248,7 +248,7 @@ def _timed_stages(engine: Engine, size: int) -> dict[str, float]:
     started = time.perf_counter()
     _check(service.surrender_batch(LOCAL_OPERATOR, "bench-surrender", year, lines))
     stages["surrender"] = time.perf_counter() - started
-    clock._now = datetime(2026, 1, 2, tzinfo=UTC)
+    clock.set(datetime(2026, 1, 2, tzinfo=UTC))
     started = time.perf_counter()
     closed = _check(service.close_year(LOCAL_OPERATOR, "bench-close", year, price_fen=price_fen))
     stages["close"] = time.perf_counter() - started

@@ -37,3 +37,9 @@ class FixedClock:
     def advance(self, delta: timedelta) -> None:
         """Move the clock forward."""
         self._now += delta
+
+    def set(self, moment: datetime) -> None:
+        """Put the clock at `moment` (aware), as a test or a simulation moving through its dates does."""
+        if moment.tzinfo is None:
+            raise ValueError("FixedClock needs an aware datetime")
+        self._now = moment.astimezone(UTC)

@@ -93,6 +93,11 @@ def _allowance(cleaned: str, match: re.Match[str]) -> InstrumentId:
     return InstrumentId(InstrumentKind.ALLOWANCE, cleaned, Vintage(first, last))
 
 
+def allowance_vintage(year: int) -> str:
+    """The allowance instrument of a compliance year: CEA23 for 2023; 2019 and 2020 share CEA19-20."""
+    return "CEA19-20" if year in (2019, 2020) else f"CEA{year % 100:02d}"
+
+
 def _check_year(year: int, text: str, first_year: int) -> None:
     """Refuse vintages outside the life of the market the unit belongs to."""
     if not first_year <= year <= last_vintage_year:

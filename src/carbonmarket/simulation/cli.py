@@ -31,14 +31,16 @@ def check_entities(entities: int | None, as_json: bool) -> None:
         fail(f"--entities must be between 1 and 200,000, not {entities}", as_json)
 
 
-def fresh_demo_url(db: str | None, keep: bool) -> str:
-    """The database the demo builds: `--db`, else a demo SQLite file rebuilt each run (unless --keep)."""
+def demo_database_url(db: str | None, keep: bool) -> tuple[str, bool]:
+    """The database the demo uses and whether to build it: `--db` (built into), else the demo SQLite
+    file — rebuilt each run, or served as it is with `--keep` when it exists."""
     if db:
-        return db
+        return db, True
     path = Path(demo_database)
-    if path.exists() and not keep:
-        path.unlink()
-    return f"sqlite:///{path}"
+    if keep and path.is_file() and path.stat().st_size > 0:
+        return f"sqlite:///{path}", False
+    path.unlink(missing_ok=True)
+    return f"sqlite:///{path}", True
 
 
 def demo_command(
@@ -64,8 +66,8 @@ def demo_command(
 
     check_entities(entities, as_json)
     chosen = _scenario(scenario, as_json)
-    url = fresh_demo_url(db, keep)
-    if not (keep and not db and Path(demo_database).exists() and Path(demo_database).stat().st_size > 0):
+    url, build = demo_database_url(db, keep)
+    if build:
         summary = run_year(url, chosen, entities=entities, seed=seed, progress=not as_json)
         summary["users"] = add_demo_users(url, summary["sample_entity"])
         summary["url"] = f"http://{host}:{port}"

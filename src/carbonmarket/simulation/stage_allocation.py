@@ -31,6 +31,7 @@ from carbonmarket.allocation.service import (
 )
 from carbonmarket.core.actors import LOCAL_OPERATOR, Actor, Role
 from carbonmarket.core.clock import FixedClock
+from carbonmarket.core.instruments import allowance_vintage
 from carbonmarket.core.results import Done, Outcome
 from carbonmarket.db.command import run_command
 from carbonmarket.mrv.records.service import Records
@@ -140,7 +141,7 @@ def run_allocation(
     if preallocating:
         accepted(allocation.preallocate(REGULATOR, f"{prefix}-pre-{year}", year), "pre-allocation")
     progress.advance()
-    clock._now = datetime(year + 1, 6, 30, 2, 0, tzinfo=UTC)
+    clock.set(datetime(year + 1, 6, 30, 2, 0, tzinfo=UTC))  # the true-up, after verification
     accepted(allocation.true_up(REGULATOR, f"{prefix}-true-up-{year}", year), "true-up")
     progress.advance()
     banked = deliver_opening_bank(engine, market, mrv, levers, prefix)
@@ -167,7 +168,7 @@ def deliver_opening_bank(
     vintage into CN-ISSUANCE and delivers it in one linked batch: `bank_holders_share` of the power
     entities (seeded draw) hold up to 2 × `bank_share` of their verified emissions [?].
     """
-    vintage = vintage_name(market.year - 1)
+    vintage = allowance_vintage(market.year - 1)
     draw = random.Random(f"{prefix}-bank")
     bank = {}
     for entity in market.entities:
@@ -193,11 +194,6 @@ def deliver_opening_bank(
     )
     accepted(outcome, "delivering the opening bank")
     return bank
-
-
-def vintage_name(year: int) -> str:
-    """The allowance vintage of a year (CEA23 for 2023; the first cycle's is CEA19-20)."""
-    return "CEA19-20" if year in (2019, 2020) else f"CEA{year % 100:02d}"
 
 
 def activity_csv(engine: Engine, market: Market, mrv: MrvYear) -> bytes:

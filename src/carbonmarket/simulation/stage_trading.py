@@ -39,7 +39,7 @@ from sqlalchemy import Connection, Engine
 from carbonmarket.core.actors import Actor, Permission, Role
 from carbonmarket.core.calendar import CHINA_STANDARD_TIME, MarketCalendar
 from carbonmarket.core.clock import FixedClock
-from carbonmarket.core.instruments import FUNDS_ID
+from carbonmarket.core.instruments import FUNDS_ID, allowance_vintage
 from carbonmarket.core.results import Done, Outcome, Refused
 from carbonmarket.db.command import run_command, run_read
 from carbonmarket.exchange.marketdata import MarketData
@@ -134,7 +134,7 @@ class _Run:
         self.marketdata = MarketData(engine, self.clock, calendar)
         digest = hashlib.sha256(f"{scenario.name}:{market.seed}:{market.year}".encode()).hexdigest()
         self.tag = f"T{digest[:10]}"
-        self.instrument = allowance_instrument(market.year)
+        self.instrument = allowance_vintage(market.year)
         self.failures: dict[str, int] = {}
         self.last_refusal: dict[str, str] = {}
         self.desk = Actor("sim-trading-desk", Role.EXCHANGE_MEMBER)
@@ -162,11 +162,6 @@ class _Run:
         self.failures[what] = self.failures.get(what, 0) + 1
         self.last_refusal[what] = str(outcome)[:300]
         return False
-
-
-def allowance_instrument(year: int) -> str:
-    """The allowance vintage of a compliance year: CEA<yy> (DOMAIN.md §4 [seed])."""
-    return f"CEA{year % 100:02d}"
 
 
 def trading_days(calendar: MarketCalendar, year: int, last: int | None) -> list[date]:

@@ -95,7 +95,7 @@ def test_roles_decide_who_opens_closes_and_orders(client: TestClient, market: Ma
         "/api/compliance/years/2024/mandatory", json={"id": "m", "entity_id": "E3"}, headers=gd
     )
     assert (order.status_code, order.json()["code"]) == (403, "compliance_out_of_province")
-    market.clock._now = datetime(2026, 1, 5, tzinfo=UTC)
+    market.clock.set(datetime(2026, 1, 5, tzinfo=UTC))
     order = client.post(
         "/api/compliance/years/2024/mandatory", json={"id": "m1", "entity_id": "E1"}, headers=gd
     )

@@ -40,7 +40,7 @@ def test_allocation_to_surrender_to_close_keeps_every_tonne_accounted_for(engine
     assert (opened["entities"], opened["obligation_t"]) == (2, 200_000)
     done(compliance.surrender(LOCAL_OPERATOR, "s1", "S1", 2024, [("CEA24", 120_000)]))
     done(compliance.surrender(LOCAL_OPERATOR, "s2", "S2", 2024, [("CEA24", 70_000)]))
-    clock._now = datetime(2026, 1, 3, tzinfo=UTC)
+    clock.set(datetime(2026, 1, 3, tzinfo=UTC))
     # After the deadline the authority's order finds nothing left in S2-H.
     refused(compliance.mandatory(LOCAL_OPERATOR, "m2", "S2", 2024), Code.COMPLIANCE_NOTHING_TO_SURRENDER)
     closed = done(compliance.close_year(LOCAL_OPERATOR, "close-2024", 2024))

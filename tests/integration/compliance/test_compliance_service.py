@@ -141,7 +141,7 @@ def test_surrender_more_than_held_is_refused_by_the_ledger(market: Market) -> No
 
 def test_surrender_after_the_deadline_is_refused(market: Market) -> None:
     # 2025-12-31 ends at 16:00 UTC (midnight in Beijing).
-    market.clock._now = datetime(2025, 12, 31, 15, 59, tzinfo=UTC)
+    market.clock.set(datetime(2025, 12, 31, 15, 59, tzinfo=UTC))
     done(market.compliance.surrender(ALICE, "in-time", "E1", 2024, [("CEA24", 1)]))
     market.clock.advance(timedelta(minutes=1))
     late = refused(
@@ -182,7 +182,7 @@ def test_status_gives_the_rate_and_a_province_sees_only_its_own(market: Market) 
 
 
 def test_mandatory_compliance_surrenders_what_is_held_up_to_what_is_owed(market: Market) -> None:
-    market.clock._now = AFTER_DEADLINE
+    market.clock.set(AFTER_DEADLINE)
     refused(market.compliance.mandatory(HB, "m0", "E2", 2024), Code.COMPLIANCE_OUT_OF_PROVINCE)
     ordered = done(market.compliance.mandatory(GD, "m1", "E2", 2024))
     # E2 owes 200,000 t and holds 150,000 t: all of it goes, 50,000 t stay owed.
@@ -225,7 +225,7 @@ def test_close_computes_art_24_penalties_and_the_next_years_cut(market: Market) 
     done(market.compliance.surrender(LOCAL_OPERATOR, "b", "E2", 2024, [("CEA24", 150_000)]))
     done(market.compliance.surrender(LOCAL_OPERATOR, "c", "E3", 2024, [("CEA24", 40_000)]))
     refused(market.compliance.close_year(MEE, "early", 2024), Code.COMPLIANCE_DEADLINE_NOT_PASSED)
-    market.clock._now = AFTER_DEADLINE
+    market.clock.set(AFTER_DEADLINE)
     refused(market.compliance.close_year(MEE, "no-price", 2024), Code.COMPLIANCE_PRICE_REQUIRED)
     refused(
         market.compliance.close_year(MEE, "bad-multiple", 2024, multiple=11), Code.COMPLIANCE_INVALID_MULTIPLE
@@ -263,7 +263,7 @@ def test_close_computes_art_24_penalties_and_the_next_years_cut(market: Market) 
 
 
 def test_close_with_a_given_price_and_multiple(market: Market) -> None:
-    market.clock._now = AFTER_DEADLINE
+    market.clock.set(AFTER_DEADLINE)
     closed = done(market.compliance.close_year(MEE, "close", 2024, price_fen=9_749, multiple=10))
     e3 = next(r for r in closed["non_compliant"] if r["entity_id"] == "E3")
     # 50,000 t × 9,749 fen × 10 = 4,874,500,000 fen (CNY 48,745,000).
@@ -298,9 +298,9 @@ def test_banking_converts_old_vintages_within_t_and_refuses_the_short_and_the_ex
     _trade(market, "t1", "E1-T", "E2-T", "CEA22", 300_000)
     _trade(market, "t2", "E2-T", "E1-T", "CEA22", 100_000)
     _trade(market, "t3", "E2-T", "E3-T", "CEA22", 20_000)
-    market.clock._now = AFTER_DEADLINE
+    market.clock.set(AFTER_DEADLINE)
     done(market.compliance.close_year(MEE, "close", 2024, price_fen=8_000))
-    market.clock._now = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+    market.clock.set(datetime(2026, 3, 1, 2, 0, tzinfo=UTC))
     # Vector 6: NS = 300,000 − 100,000; holdings 10,000 CEA23 + 390,000 CEA21 + 100,000 CEA22 = 500,000;
     # T = min(10,000 + 1.5 × 200,000, 500,000) = 310,000.
     limit = market.compliance.banking_limit(ALICE, "E1")
@@ -329,7 +329,7 @@ def test_banking_converts_old_vintages_within_t_and_refuses_the_short_and_the_ex
     )
     assert "200000 t short for 2024" in short.message
     assert market.compliance.banking_limit(LOCAL_OPERATOR, "E3")["limit_t"] == 10_000
-    market.clock._now = datetime(2026, 6, 11, 2, 0, tzinfo=UTC)
+    market.clock.set(datetime(2026, 6, 11, 2, 0, tzinfo=UTC))
     refused(market.compliance.apply_banking(ALICE, "b4", "E1", 1), Code.COMPLIANCE_BANKING_WINDOW_CLOSED)
     assert market.registry.reconcile().ok
 

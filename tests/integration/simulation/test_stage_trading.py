@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine
 
 from carbonmarket.core.actors import LOCAL_OPERATOR
 from carbonmarket.core.clock import FixedClock
-from carbonmarket.core.instruments import FUNDS_ID
+from carbonmarket.core.instruments import FUNDS_ID, allowance_vintage
 from carbonmarket.core.results import Done
 from carbonmarket.db.command import run_command
 from carbonmarket.db.engine import make_engine
@@ -24,7 +24,7 @@ from carbonmarket.registry.postings import Move, holding_account, trading_accoun
 from carbonmarket.registry.service import Registry
 from carbonmarket.simulation.generator import generate_market
 from carbonmarket.simulation.spec import Market, Position, Scenario, StageProgress, load_scenario
-from carbonmarket.simulation.stage_trading import allowance_instrument, run_trading
+from carbonmarket.simulation.stage_trading import run_trading
 
 # Verified emissions: lognormal (σ 0.8) with median 1.7 Mt, mean 2.3 Mt (5.24 Gt over ~2,200 power
 # entities, DOMAIN.md §3).
@@ -45,7 +45,7 @@ def build_positions(
         verified = int(TYPICAL_T * rng.lognormvariate(0, 0.8))
         allocated = int(verified * (1 - deficit + rng.gauss(0, spread)))
         positions[entity.entity_id] = Position(entity.entity_id, allocated, verified)
-    instrument = allowance_instrument(market.year)
+    instrument = allowance_vintage(market.year)
     ccer = {
         p.project_id: f"CCER-{p.project_id.replace('_', '-')}-{market.year}"[:40] for p in market.projects
     }
@@ -118,7 +118,7 @@ def test_a_2025_year_trades_in_every_modality_and_brings_units_home(sqlite_engin
     assert all(value > 0 for value in year.value_fen.values())
     assert len(year.closes_fen) == 30
     assert Registry(sqlite_engine).reconcile().ok
-    instrument = allowance_instrument(market.year)
+    instrument = allowance_vintage(market.year)
     with sqlite_engine.connect() as connection:
         keys = [(trading_account(e), instrument) for e in positions]
         keys += [(trading_account(f), instrument) for f in market.institutions]
