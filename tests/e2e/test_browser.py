@@ -199,6 +199,8 @@ def test_an_account_page_without_sign_in_offers_the_sign_in_form(page: Any, live
     page.goto(f"{live_server}/accounts/HOLD-A")
     expect(page.locator("#account-error")).to_contain_text("Sign in to see account HOLD-A")
     page.click("#account-error a")
+    # Wait for the login page's load event: its script must hold the form before the test submits it.
+    page.wait_for_url(lambda url: "/login" in url)
     page.fill("#username", "rep-a")
     page.fill("#password", PASSWORD)
     page.click("#login-submit")
