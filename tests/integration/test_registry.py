@@ -97,6 +97,8 @@ def test_transfer_moves_units_and_is_idempotent(market: Registry) -> None:
         (("E1-H", "E2-H", "GOLD", 1), Code.INVALID_INSTRUMENT_ID),
         (("E1-H", "P-H", "CEA24", 1), Code.ACQUIRING_ACCOUNT_CANNOT_HOLD_UNIT),
         (("MEE-cancellation", "E2-H", "CEA24", 1), Code.TRANSFERRING_ACCOUNT_TYPE_NOT_ALLOWED),
+        # Units come out of the mint only by issuance, which checks the regulator and the cap.
+        (("@mint", "E2-H", "CEA24", 1), Code.TRANSFERRING_ACCOUNT_TYPE_NOT_ALLOWED),
     ],
 )
 def test_bad_transfers_are_refused_and_change_nothing(

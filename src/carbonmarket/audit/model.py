@@ -38,6 +38,25 @@ def row_hash(prev_hash: str, seq: int, at: str, actor: str, action: str, subject
     return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
 
 
+# The canonical row sorts its keys, so "seq" always sits between "payload" and "subject"; inside a
+# JSON string every quote is escaped, so this text can only be the key itself.
+_SEQ_SLOT = ',"seq":0,"subject":'
+
+
+def row_hash_parts(at: str, actor: str, action: str, subject: str, payload: str) -> tuple[str, str]:
+    """The canonical row of `row_hash` without its seq, as the text before and after it.
+
+    For a writer that learns the seq and the previous hash only under the tip's lock, inside the
+    database: row_hash(prev, seq, ...) == sha256(prev ‖ before ‖ str(seq) ‖ after).
+    """
+    canonical = canonical_json(
+        {"seq": 0, "at": at, "actor": actor, "action": action, "subject": subject, "payload": payload}
+    )
+    slot = canonical.index(_SEQ_SLOT)
+    digits_at = slot + len(',"seq":')
+    return canonical[:digits_at], canonical[digits_at + 1 :]
+
+
 @dataclass(frozen=True)
 class ChainCheck:
     """The outcome of walking the chain: rows read and the first row that does not fit, if any."""

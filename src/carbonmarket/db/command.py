@@ -61,9 +61,8 @@ def run_command(
         check_id(command_id, what="command id")
     except Refused as refused:
         return refused.refusal
-    key = f"{namespace or kind}:{command_id}"
-    fingerprint = {"actor": actor.username, "kind": kind, "body": body}
-    body_hash = hashlib.sha256(canonical_json(fingerprint).encode()).hexdigest()
+    key = command_key(kind, command_id, namespace)
+    body_hash = command_body_hash(actor, kind, body)
 
     def transaction(connection: Connection) -> Done:
         at = timestamp(clock)
@@ -105,6 +104,17 @@ def run_command(
             if attempt == 2:
                 raise
     raise AssertionError("unreachable: the loop returns or raises")
+
+
+def command_key(kind: str, command_id: str, namespace: str | None = None) -> str:
+    """The row id of a command: its id within its namespace (by default its kind)."""
+    return f"{namespace or kind}:{command_id}"
+
+
+def command_body_hash(actor: Actor, kind: str, body: dict[str, Any]) -> str:
+    """What a replayed id is compared by: who asked, for what, with which fields."""
+    fingerprint = {"actor": actor.username, "kind": kind, "body": body}
+    return hashlib.sha256(canonical_json(fingerprint).encode()).hexdigest()
 
 
 def run_read(engine: Engine, work: Callable[[Connection], Any]) -> Any:

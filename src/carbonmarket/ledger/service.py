@@ -89,6 +89,11 @@ def _update_supply(connection: Connection, legs: Sequence[Leg], is_retirement: I
         store.add_to_supply(connection, instrument, issued, retired)
 
 
+def known_serialised(instrument_id: str) -> bool | None:
+    """Whether the instrument's units carry serials, if this process has looked; None if not yet."""
+    return _serialised_cache.get(instrument_id)
+
+
 def _is_serialised(connection: Connection, instrument_id: str) -> bool:
     """Whether the instrument's units carry serial numbers (CCER)."""
     if instrument_id not in _serialised_cache:

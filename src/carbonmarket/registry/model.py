@@ -49,6 +49,15 @@ class AccountStatus(StrEnum):
     CLOSED = "closed"
 
 
+class TransactionStatus:
+    """Life of a registry transaction (REGISTRY_CHECKS.md §2); approval is per account, off by default."""
+
+    AWAITING_APPROVAL = "awaiting_approval"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
 CENTRAL_TYPES = frozenset(
     {
         AccountType.ISSUANCE,
@@ -150,9 +159,19 @@ def check_account_opening(holder_kind: HolderKind, account_type: AccountType) ->
 
 def may_hold(account: Account, kind: InstrumentKind) -> bool:
     """Whether the account may hold units of this family (UK 2006)."""
-    if kind is InstrumentKind.ALLOWANCE and account.holder_kind is HolderKind.INDIVIDUAL:
+    return may_hold_in(account.type, account.holder_kind, kind)
+
+
+def may_hold_in(account_type: AccountType, holder_kind: HolderKind, kind: InstrumentKind) -> bool:
+    """Whether an account of this type and holder kind may hold units of this family."""
+    if kind is InstrumentKind.ALLOWANCE and holder_kind is HolderKind.INDIVIDUAL:
         return False
-    return kind in _HOLDABLE[account.type]
+    return kind in _HOLDABLE[account_type]
+
+
+def may_send_from(account_type: AccountType) -> bool:
+    """Units in retirement accounts have left circulation (UK 1007), and the mint only issues."""
+    return account_type not in RETIREMENT_TYPES and account_type is not AccountType.MINT
 
 
 def check_transferring(account: Account | None, account_id: str) -> Account:
@@ -165,7 +184,12 @@ def check_transferring(account: Account | None, account_id: str) -> Account:
         raise Refused(Code.TRANSFERRING_ACCOUNT_CLOSED, f"transferring account {account_id!r} is closed")
     if account.status is AccountStatus.BLOCKED:
         raise Refused(Code.TRANSFERRING_ACCOUNT_BLOCKED, f"transferring account {account_id!r} is blocked")
-    if account.type in RETIREMENT_TYPES:
+    if account.type is AccountType.MINT:
+        raise Refused(
+            Code.TRANSFERRING_ACCOUNT_TYPE_NOT_ALLOWED,
+            f"{account_id!r} is the ledger's mint: units come from it only by issuance, within the cap",
+        )
+    if not may_send_from(account.type):
         raise Refused(
             Code.TRANSFERRING_ACCOUNT_TYPE_NOT_ALLOWED,
             f"units in {account.type.value} account {account_id!r} have left circulation and cannot be sent; "

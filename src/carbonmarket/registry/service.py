@@ -16,19 +16,22 @@ from carbonmarket.core.actors import Actor, Permission, Role, require_right, req
 from carbonmarket.core.clock import Clock, SystemClock
 from carbonmarket.core.ids import check_id, derived_id
 from carbonmarket.core.instruments import InstrumentId, InstrumentKind, parse_instrument
-from carbonmarket.core.results import Code, Outcome, Refused
+from carbonmarket.core.results import Code, Done, Outcome, Refused
 from carbonmarket.core.units import parse_quantity
 from carbonmarket.db.command import run_command, run_read
+from carbonmarket.db.engine import is_postgres
 from carbonmarket.ledger import service as ledger
 from carbonmarket.ledger import store as ledger_store
 from carbonmarket.ledger.model import MINT_ACCOUNT_ID, HoldKind, HoldStatus, Leg, LegKind
 from carbonmarket.registry import store
+from carbonmarket.registry.direct import DirectTransfer, movement_result
 from carbonmarket.registry.model import (
     RETIREMENT_TYPES,
     Account,
     AccountStatus,
     AccountType,
     HolderKind,
+    TransactionStatus,
     check_account_opening,
     check_acquiring,
     check_issuance_cap,
@@ -47,25 +50,20 @@ name_length_max = 200
 # Issuance, transfer, cancellation, surrender and reversal ids name ledger batches, so they share
 # one id space: a transfer may not reuse the id of an issuance.
 MOVEMENTS = "movement"
+TRANSFER_KIND = "registry.transfer"
 page_size_max = 500
-
-
-class TransactionStatus:
-    """Life of a registry transaction (REGISTRY_CHECKS.md §2); approval is per account, off by default."""
-
-    AWAITING_APPROVAL = "awaiting_approval"
-    COMPLETED = "completed"
-    REJECTED = "rejected"
-    CANCELLED = "cancelled"
 
 
 class Registry:
     """The registry's use cases over one database."""
 
-    def __init__(self, engine: Engine, clock: Clock | None = None) -> None:
+    def __init__(self, engine: Engine, clock: Clock | None = None, *, direct_transfers: bool = True) -> None:
+        """`direct_transfers=False` keeps every transfer on the ordinary path (registry/direct.py)."""
         self.engine = engine
         self.clock = clock or SystemClock()
         self._instrument_kinds: dict[str, InstrumentKind] = {}
+        direct = direct_transfers and is_postgres(engine)
+        self._direct = DirectTransfer(engine, self.clock) if direct else None
 
     # --- holders and accounts -------------------------------------------------------------------
 
@@ -259,6 +257,12 @@ class Registry:
             "quantity": _jsonable(quantity),
         }
 
+        direct = self._direct_transfer(
+            actor, command_id, body, from_account, to_account, instrument, quantity
+        )
+        if direct is not None:
+            return direct
+
         def work(connection: Connection, at: str) -> dict[str, Any]:
             sender, receiver = self._parties(
                 connection, actor, from_account, to_account, instrument, "a transfer"
@@ -268,7 +272,40 @@ class Registry:
             )
 
         return run_command(
-            self.engine, self.clock, actor, "registry.transfer", command_id, body, work, namespace=MOVEMENTS
+            self.engine, self.clock, actor, TRANSFER_KIND, command_id, body, work, namespace=MOVEMENTS
+        )
+
+    def _direct_transfer(
+        self,
+        actor: Actor,
+        command_id: str,
+        body: dict[str, Any],
+        from_account: str,
+        to_account: str,
+        instrument: str,
+        quantity: object,
+    ) -> Done | None:
+        """The one-statement path (registry/direct.py) when it applies; None: take the ordinary one."""
+        if self._direct is None:
+            return None
+        try:
+            instrument_id = _canonical(instrument)
+        except Refused:
+            return None
+        kind = self._instrument_kinds.get(instrument_id)
+        if kind is None or ledger.known_serialised(instrument_id) is not False:
+            return None  # the ordinary path learns both on its first transfer of the instrument
+        return self._direct.attempt(
+            actor,
+            command_id,
+            TRANSFER_KIND,
+            MOVEMENTS,
+            body,
+            from_account,
+            to_account,
+            instrument_id,
+            kind,
+            quantity,
         )
 
     def cancel(
@@ -394,7 +431,8 @@ class Registry:
         self._completed(
             connection, command_id, type_, sender.id, receiver.id, instrument_id, amount, actor, at
         )
-        return {**base, "status": TransactionStatus.COMPLETED, "serials": applied.serials.get(0)}
+        serials = applied.serials.get(0)
+        return movement_result(command_id, sender.id, receiver.id, instrument_id, amount, serials)
 
     def approve(self, actor: Actor, transaction_id: str, approve: bool, reason: str = "") -> Outcome:
         """Four-eyes: a second person with the approve right completes or rejects a waiting transaction."""

@@ -299,3 +299,31 @@ def get_certificate(connection: Connection, certificate_id: str) -> Row[Any] | N
     return connection.execute(
         select(retirement_certificates).where(retirement_certificates.c.id == certificate_id)
     ).first()
+
+
+# --- a plain transfer in one statement (PostgreSQL) -------------------------------------------
+
+_TRANSFER_PARAMETERS = (
+    *("key", "kind", "body_hash", "result", "actor", "at", "batch", "type", "leg_kind", "status"),
+    *("from_account", "to_account", "instrument", "quantity", "sendable", "receivable"),
+    *("skip_approval", "payload", "hash_prefix", "hash_suffix"),
+)
+_CASTS = {"quantity": "bigint", "sendable": "text[]", "receivable": "text[]", "skip_approval": "boolean"}
+# The function of migration 0013; registry/direct.py says when it is used.
+_TRANSFER_IN_ONE_STATEMENT = Sql(
+    "SELECT cm_transfer("
+    + ", ".join(
+        f"CAST(:{name} AS {_CASTS[name]})" if name in _CASTS else f"CAST(:{name} AS text)"
+        for name in _TRANSFER_PARAMETERS
+    )
+    + ")"
+)
+
+
+def transfer_in_one_statement(connection: Connection, parameters: dict[str, Any]) -> str:
+    """Run `cm_transfer`; 'done' when it wrote the transfer, else why it left it to the full path."""
+    missing = set(_TRANSFER_PARAMETERS) - set(parameters)
+    assert not missing, f"cm_transfer needs {sorted(missing)}"
+    row = _TRANSFER_IN_ONE_STATEMENT.one(connection, parameters)
+    assert row is not None, "a SELECT of a function returns one row"
+    return str(row[0])
