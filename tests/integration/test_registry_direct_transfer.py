@@ -9,6 +9,7 @@ identical: the function is an optimisation, never a second set of rules.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -106,23 +107,29 @@ def _set_up(registry: Registry) -> None:
         assert isinstance(outcome, Done), outcome
 
 
+@contextmanager
+def recorded_statements() -> Iterator[list[str]]:
+    """The text of every statement sent through `db/raw.py` inside the block."""
+    statements: list[str] = []
+    raw.statement_observers.append(lambda statement, _seconds: statements.append(statement))
+    try:
+        yield statements
+    finally:
+        raw.statement_observers.clear()
+
+
 def _run_script(url: str, *, direct: bool) -> tuple[list[Any], dict[str, list[tuple[Any, ...]]], int]:
     """Run the script; return the outcomes, every table a transfer writes, and the statements counted."""
     engine = make_engine(url)
     clock = FixedClock(START)
     registry = Registry(engine, clock, direct_transfers=direct)
-    statements: list[str] = []
     try:
         _set_up(registry)
         outcomes: list[Any] = []
-        raw.statement_observers.append(lambda statement, _seconds: statements.append(statement))
-        try:
+        with recorded_statements() as statements:
             for actor, command_id, sender, receiver, instrument, quantity in SCRIPT:
-                outcomes.append(
-                    _comparable(registry.transfer(actor, command_id, sender, receiver, instrument, quantity))
-                )
-        finally:
-            raw.statement_observers.clear()
+                outcome = registry.transfer(actor, command_id, sender, receiver, instrument, quantity)
+                outcomes.append(_comparable(outcome))
         assert registry.reconcile().ok
         assert verify_audit(engine).ok
         return outcomes, _tables(engine), len(statements)
@@ -184,73 +191,72 @@ def test_the_one_statement_path_writes_exactly_what_the_ordinary_path_writes(
     } <= refused, refused
 
 
-def test_a_plain_transfer_is_one_statement(pg_url: str) -> None:
-    engine = make_engine(pg_url)
-    registry = Registry(engine, FixedClock(START))
-    try:
-        _set_up(registry)
-        assert isinstance(registry.transfer(LOCAL_OPERATOR, "warm", "GOV-ISS", "E1-HOLD", "CEA24", 10), Done)
-        statements: list[str] = []
-        raw.statement_observers.append(lambda statement, _seconds: statements.append(statement))
-        try:
-            outcome = registry.transfer(LOCAL_OPERATOR, "plain", "GOV-ISS", "E2-HOLD", "CEA24", 10)
-        finally:
-            raw.statement_observers.clear()
-        assert isinstance(outcome, Done) and outcome.result == "created", outcome
-        assert len(statements) == 1 and statements[0].startswith("SELECT cm_transfer("), statements
-    finally:
-        engine.dispose()
-
-
-def test_a_transfer_statement_that_fails_half_way_leaves_nothing_and_can_be_retried(pg_url: str) -> None:
-    """The server raises after the balances and the leg are written: the statement goes whole."""
+@pytest.fixture
+def warm_registry(pg_url: str) -> Iterator[Registry]:
+    """A registry with the accounts set up that has made its first (ordinary-path) CEA24 transfer."""
     engine = make_engine(pg_url)
     registry = Registry(engine, FixedClock(START))
     try:
         _set_up(registry)
         assert isinstance(registry.transfer(LOCAL_OPERATOR, "warm", "GOV-ISS", "E1-HOLD", "CEA24", 100), Done)
-        before = _tables(engine)
-        with engine.begin() as connection:
-            connection.execute(
-                text(
-                    "CREATE FUNCTION fail_now() RETURNS trigger LANGUAGE plpgsql AS "
-                    "$$ BEGIN RAISE EXCEPTION 'disk full'; END $$"
-                )
-            )
-            connection.execute(
-                text(
-                    "CREATE TRIGGER fail_transactions BEFORE INSERT ON registry_transactions "
-                    "FOR EACH ROW EXECUTE FUNCTION fail_now()"
-                )
-            )
-        with pytest.raises(DBAPIError, match="disk full"):
-            registry.transfer(LOCAL_OPERATOR, "t-fail", "E1-HOLD", "E2-HOLD", "CEA24", 30)
-        after_failure = _tables(engine)
-        # No balance, leg, transaction, command or audit row of the failed statement stayed.
-        assert after_failure == before
-        with engine.begin() as connection:
-            connection.execute(text("DROP TRIGGER fail_transactions ON registry_transactions"))
-        retried = registry.transfer(LOCAL_OPERATOR, "t-fail", "E1-HOLD", "E2-HOLD", "CEA24", 30)
-        assert isinstance(retried, Done) and retried.result == "created", retried
-        assert registry.balance(LOCAL_OPERATOR, "E2-HOLD")["balances"]["CEA24"] == 30
-        assert registry.reconcile().ok
-        assert verify_audit(engine).ok
+        yield registry
     finally:
         engine.dispose()
 
 
-def test_a_retry_of_a_direct_transfer_answers_exists_with_the_first_result(pg_url: str) -> None:
-    engine = make_engine(pg_url)
-    registry = Registry(engine, FixedClock(START))
-    try:
-        _set_up(registry)
-        assert isinstance(registry.transfer(LOCAL_OPERATOR, "warm", "GOV-ISS", "E1-HOLD", "CEA24", 100), Done)
-        first = registry.transfer(LOCAL_OPERATOR, "once", "E1-HOLD", "E2-HOLD", "CEA24", 40)
-        again = registry.transfer(LOCAL_OPERATOR, "once", "E1-HOLD", "E2-HOLD", "CEA24", 40)
-        assert isinstance(first, Done) and first.result == "created"
-        assert isinstance(again, Done) and again.result == "exists" and again.data == first.data
-        assert registry.balance(LOCAL_OPERATOR, "E2-HOLD")["balances"]["CEA24"] == 40
-        other = registry.transfer(LOCAL_OPERATOR, "once", "E1-HOLD", "E2-HOLD", "CEA24", 41)
-        assert isinstance(other, Refusal) and other.code.value == "exists_with_different_fields"
-    finally:
-        engine.dispose()
+def test_a_plain_transfer_is_one_statement(warm_registry: Registry) -> None:
+    with recorded_statements() as statements:
+        outcome = warm_registry.transfer(LOCAL_OPERATOR, "plain", "GOV-ISS", "E2-HOLD", "CEA24", 10)
+    assert isinstance(outcome, Done) and outcome.result == "created", outcome
+    assert len(statements) == 1 and statements[0].startswith("SELECT cm_transfer("), statements
+
+
+def test_a_transfer_statement_that_fails_half_way_leaves_nothing_and_can_be_retried(
+    warm_registry: Registry,
+) -> None:
+    """The server raises after the balances and the leg are written: the statement goes whole.
+
+    The ordinary path, which runs next, meets the same failure and rolls back too; neither leaves a row.
+    """
+    registry, engine = warm_registry, warm_registry.engine
+    before = _tables(engine)
+    with engine.begin() as connection:
+        # A sequence is not rolled back with the failing statement, so it counts the attempts.
+        connection.execute(text("CREATE SEQUENCE fail_calls"))
+        connection.execute(
+            text(
+                "CREATE FUNCTION fail_now() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN PERFORM nextval('fail_calls'); RAISE EXCEPTION 'disk full'; END $$"
+            )
+        )
+        connection.execute(
+            text(
+                "CREATE TRIGGER fail_transactions BEFORE INSERT ON registry_transactions "
+                "FOR EACH ROW EXECUTE FUNCTION fail_now()"
+            )
+        )
+    with pytest.raises(DBAPIError, match="disk full"):
+        registry.transfer(LOCAL_OPERATOR, "t-fail", "E1-HOLD", "E2-HOLD", "CEA24", 30)
+    with engine.connect() as connection:
+        attempts = connection.execute(text("SELECT last_value FROM fail_calls")).scalar_one()
+    assert attempts == 2, "the one-statement path failed, then the ordinary path failed the same way"
+    # No balance, leg, transaction, command or audit row of the failed statement stayed.
+    assert _tables(engine) == before
+    with engine.begin() as connection:
+        connection.execute(text("DROP TRIGGER fail_transactions ON registry_transactions"))
+    retried = registry.transfer(LOCAL_OPERATOR, "t-fail", "E1-HOLD", "E2-HOLD", "CEA24", 30)
+    assert isinstance(retried, Done) and retried.result == "created", retried
+    assert registry.balance(LOCAL_OPERATOR, "E2-HOLD")["balances"]["CEA24"] == 30
+    assert registry.reconcile().ok
+    assert verify_audit(engine).ok
+
+
+def test_a_retry_of_a_direct_transfer_answers_exists_with_the_first_result(warm_registry: Registry) -> None:
+    registry = warm_registry
+    first = registry.transfer(LOCAL_OPERATOR, "once", "E1-HOLD", "E2-HOLD", "CEA24", 40)
+    again = registry.transfer(LOCAL_OPERATOR, "once", "E1-HOLD", "E2-HOLD", "CEA24", 40)
+    assert isinstance(first, Done) and first.result == "created"
+    assert isinstance(again, Done) and again.result == "exists" and again.data == first.data
+    assert registry.balance(LOCAL_OPERATOR, "E2-HOLD")["balances"]["CEA24"] == 40
+    other = registry.transfer(LOCAL_OPERATOR, "once", "E1-HOLD", "E2-HOLD", "CEA24", 41)
+    assert isinstance(other, Refusal) and other.code.value == "exists_with_different_fields"
