@@ -206,3 +206,25 @@ def test_an_account_page_without_sign_in_offers_the_sign_in_form(page: Any, live
     page.click("#login-submit")
     page.wait_for_url(f"{live_server}/accounts/HOLD-A")
     expect(page.locator("#balances tbody tr td").first).to_have_text("200,000")
+
+
+def test_a_sign_in_submitted_before_the_page_script_ran_is_held_and_then_sent(
+    page: Any, live_server: str
+) -> None:
+    """The login page's module script is held back until after the click: without the early guard
+    (static/hold_early_submit.js) the form would submit natively, a GET with the password in the URL."""
+    expect = _require_browser().expect
+    held_scripts: list[Any] = []
+    page.route("**/static/login.js", lambda route: held_scripts.append(route))
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{live_server}/login?next=/accounts/HOLD-A", wait_until="commit")
+    page.fill("#username", "rep-a")
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    while not held_scripts:  # the browser has asked for the script: the click came first
+        page.wait_for_timeout(20)
+    held_scripts[0].continue_()
+    page.wait_for_url(f"{live_server}/accounts/HOLD-A")
+    expect(page.locator("#balances tbody tr td").first).to_have_text("200,000")
+    assert not [url for url in requested if "password" in url], requested
