@@ -91,15 +91,15 @@ def _query(call: Callable[[], Any], as_json: bool, key: str | None = None) -> No
     emit_query((lambda: {key: call()}) if key else call, as_json)
 
 
-def _json_arg(text: str, what: str) -> Any:
-    """A JSON object given inline or as @file."""
+def _json_arg(text: str, what: str, as_json: bool) -> Any:
+    """A JSON object given inline or as @file; a bad one is refused in the form the user asked for."""
     from carbonmarket.cli import refuse
 
     try:
         raw = Path(text[1:]).read_text("utf-8") if text.startswith("@") else text
         return json.loads(raw)
     except (OSError, ValueError) as error:
-        refuse(Refused(Code.INVALID_REQUEST, f"{what}: not a JSON object ({error})"), False)
+        refuse(Refused(Code.INVALID_REQUEST, f"{what}: not a JSON object ({error})"), as_json)
 
 
 # --- methodologies ----------------------------------------------------------------------------------
@@ -138,8 +138,8 @@ def methodology_calculate(
 
     def run() -> dict[str, Any]:
         method = methodologies.get(code)
-        project = method.read_project(_json_arg(parameters, "--parameters"))
-        values = method.read_monitored(_json_arg(monitored, "--monitored"))
+        project = method.read_project(_json_arg(parameters, "--parameters", as_json))
+        values = method.read_monitored(_json_arg(monitored, "--monitored", as_json))
         period = Period(parse_date(start, "--start"), parse_date(end, "--end"))
         return {
             "methodology": method.code,
@@ -302,7 +302,7 @@ def project_submit(
             operation_start=operation_start,
             crediting_start=crediting_start,
             crediting_end=crediting_end,
-            parameters=_json_arg(parameters, "--parameters"),
+            parameters=_json_arg(parameters, "--parameters", as_json),
             document_sha256=sha256,
             expected_annual_t=expected,
         ),
@@ -474,8 +474,8 @@ def monitoring_submit(
             project,
             period_start=start,
             period_end=end,
-            inputs=_json_arg(inputs, "--inputs"),
-            from_readings=_json_arg(from_readings, "--from-readings"),
+            inputs=_json_arg(inputs, "--inputs", as_json),
+            from_readings=_json_arg(from_readings, "--from-readings", as_json),
         ),
         as_json,
     )

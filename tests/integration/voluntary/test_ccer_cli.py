@@ -175,3 +175,22 @@ def test_methodology_calculate_shows_the_worked_example(db_url: str) -> None:
         "2025-12-31",
     )
     assert result["reduction_t"] == 1_445 and result["unmet_conditions"] == []
+
+
+def test_malformed_json_arguments_are_refused_as_one_json_object(db_url: str, tmp_path: Any) -> None:
+    """--parameters and the like take JSON inline or as @file; a bad one is refused as --json asks."""
+    at = "2025-03-03T10:00+08:00"
+    common = ["--start", "2025-01-01", "--end", "2025-12-31"]
+    bad_inline = ccer(
+        db_url, at, "methodology", "calculate", "CCER-07-001-V01",
+        "--parameters", "{bad", "--monitored", "{}", *common, ok=False,
+    )  # fmt: skip
+    assert bad_inline["ok"] is False and bad_inline["code"] == "invalid_request"
+    assert bad_inline["message"].startswith("--parameters: not a JSON object")
+    missing = tmp_path / "absent.json"
+    bad_file = ccer(
+        db_url, at, "methodology", "calculate", "CCER-07-001-V01",
+        "--parameters", json.dumps(EXAMPLES["CCER-07-001-V01"]["parameters"]),
+        "--monitored", f"@{missing}", *common, ok=False,
+    )  # fmt: skip
+    assert bad_file["code"] == "invalid_request" and bad_file["message"].startswith("--monitored:")
