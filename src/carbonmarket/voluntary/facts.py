@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
-from carbonmarket.db.tables_voluntary import ccer_issuances, ccer_projects
+from carbonmarket.voluntary import store
 from carbonmarket.voluntary.sectors import sectors
 
 
@@ -52,20 +52,14 @@ class CreditFacts:
 
 def credit_facts(connection: Connection, instrument_id: str) -> CreditFacts | None:
     """The facts of a CCER instrument issued by the voluntary market, or None if it issued none."""
-    periods = connection.execute(
-        select(ccer_issuances.c.project_id, ccer_issuances.c.period_start, ccer_issuances.c.period_end)
-        .where(ccer_issuances.c.instrument_id == instrument_id)
-        .order_by(ccer_issuances.c.period_start)
-    ).all()
+    periods = store.issuance_periods(connection, instrument_id)
     if not periods:
         return None
     project_ids = {row.project_id for row in periods}
     # An instrument id names one project (CCER-<PROJECT>-<YEAR>), so one issuance row set has one project.
     assert len(project_ids) == 1, f"{instrument_id}: issuances of several projects {sorted(project_ids)}"
-    project = connection.execute(
-        select(ccer_projects).where(ccer_projects.c.id == periods[0].project_id)
-    ).one()
-    if project.registered_on is None:
+    project = store.get_project(connection, periods[0].project_id)
+    if project is None or project.registered_on is None:
         return None
     monitoring = tuple(
         (date.fromisoformat(r.period_start), date.fromisoformat(r.period_end)) for r in periods
@@ -85,14 +79,3 @@ def credit_facts(connection: Connection, instrument_id: str) -> CreditFacts | No
         vintage=int(instrument_id.rsplit("-", 1)[1]),
         legacy=bool(project.legacy),
     )
-
-
-def issued_instruments(connection: Connection, project_id: str) -> list[str]:
-    """The CCER instruments the voluntary market issued for a project, oldest vintage first."""
-    rows = connection.execute(
-        select(ccer_issuances.c.instrument_id, func.min(ccer_issuances.c.vintage).label("vintage"))
-        .where(ccer_issuances.c.project_id == project_id)
-        .group_by(ccer_issuances.c.instrument_id)
-        .order_by("vintage")
-    ).all()
-    return [row.instrument_id for row in rows]

@@ -242,6 +242,17 @@ def issued_blocks(connection: Connection, instrument_id: str) -> list[tuple[int,
     return [(int(r.first_serial), int(r.last_serial)) for r in rows]
 
 
+def issuance_periods(connection: Connection, instrument_id: str) -> list[Row[Any]]:
+    """(project_id, period_start, period_end) of every issuance into an instrument, oldest first."""
+    return list(
+        connection.execute(
+            select(ccer_issuances.c.project_id, ccer_issuances.c.period_start, ccer_issuances.c.period_end)
+            .where(ccer_issuances.c.instrument_id == instrument_id)
+            .order_by(ccer_issuances.c.period_start)
+        )
+    )
+
+
 def insert_issuance(connection: Connection, values: dict[str, Any]) -> None:
     """Record an issuance."""
     connection.execute(insert(ccer_issuances).values(**values))
