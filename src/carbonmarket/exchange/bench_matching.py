@@ -33,6 +33,7 @@ from typing import Annotated, Any
 
 import typer
 
+from carbonmarket.exchange import engine as engine_module
 from carbonmarket.exchange.engine import Book
 from carbonmarket.exchange.model import (
     CancelOrder,
@@ -461,6 +462,9 @@ def run_matching_benchmark(
     )
     return {
         "ops": ops,
+        # Which build of exchange/engine.py ran: "compiled" (the Cython extension setup.py builds)
+        # or "interpreted" (the same file as plain Python, when the extension is absent).
+        "engine": "compiled" if engine_module.COMPILED else "interpreted",
         "seed": seed,
         "repeat": repeat,
         "clock": clock,
@@ -496,6 +500,7 @@ def bench_matching(
         typer.echo(json.dumps({"ok": False, "code": "invalid_request", "message": str(error)}))
         raise typer.Exit(1) from error
     if not as_json:
+        typer.echo(f"{'engine':>22}: {result['engine']}")
         for name, rate in {"ours": result["ops_per_s"], **result["peers"]}.items():
             typer.echo(f"{name:>22}: {rate:>10,} ops/s")
         typer.echo(f"{'bare book (limit)':>22}: {result['limit_bare_book_ops_per_s']:>10,} ops/s")

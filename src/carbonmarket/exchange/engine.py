@@ -22,6 +22,15 @@ and emptied levels when it reaches them, reads count live orders when asked, and
 is compacted when dead orders outnumber live ones (amortised O(1) a cancel). `apply` handles a
 well-formed AUTO order that rests, and a cancel, inline, without another call; events are
 NamedTuples built with one `tuple.__new__` call each (see `exchange/model.py`).
+
+Two builds of this one file (issue 5; bench/matching.md): setup.py compiles it with Cython in
+pure-Python mode into the extension module `carbonmarket.exchange.engine` that Python imports in
+preference to this file; without the extension, this file runs as plain Python. The `cython.*`
+decorators and declarations below type the hot path for the compiled build (`Book` and `_Order`
+become C structs, the internal methods C functions) and do nothing interpreted; the few
+`if cython.compiled:` branches are resolved at compile time and say the same thing two ways.
+`COMPILED` tells which build is loaded, and tests/property/test_exchange_engine_compiled.py
+checks on random command streams that both give identical events and state.
 """
 
 from __future__ import annotations
@@ -29,7 +38,9 @@ from __future__ import annotations
 import hashlib
 from bisect import insort
 from collections import deque
-from typing import Any
+from collections.abc import Callable
+from operator import neg
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from carbonmarket.core.results import Code
 from carbonmarket.exchange.model import (
@@ -54,6 +65,99 @@ from carbonmarket.exchange.model import (
     price_band,
 )
 
+_T = TypeVar("_T")
+
+
+class _Interpreted:
+    """Cython's pure-Python-mode names, doing nothing: the module runs as plain Python without Cython.
+
+    Cython is a build requirement only (pyproject.toml, setup.py); the installed package may lack
+    it. Compiled, `import cython` below is Cython's own compile-time module and this class is unused.
+    """
+
+    compiled = False
+    Py_ssize_t = int
+    bint = bool
+
+    @staticmethod
+    def cclass(kind: _T) -> _T:
+        return kind
+
+    @staticmethod
+    def cfunc(function: _T) -> _T:
+        return function
+
+    @staticmethod
+    def inline(function: _T) -> _T:
+        return function
+
+    @staticmethod
+    def final(kind: _T) -> _T:
+        return kind
+
+    @staticmethod
+    def no_gc(kind: _T) -> _T:
+        return kind
+
+    @staticmethod
+    def freelist(size: int) -> Callable[[_T], _T]:
+        return lambda kind: kind
+
+    @staticmethod
+    def locals(**types: Any) -> Callable[[_T], _T]:
+        return lambda function: function
+
+    @staticmethod
+    def declare(kind: Any, **options: Any) -> Any:
+        return None
+
+    @staticmethod
+    def cast(kind: Any, value: Any) -> Any:
+        return value
+
+
+if TYPE_CHECKING:
+    cython = _Interpreted()
+else:
+    try:
+        import cython
+    except ImportError:  # no Cython here: the decorators and declarations below do nothing
+        cython = _Interpreted()
+    else:
+        if not cython.compiled:  # interpreted with Cython installed: the same no-op names, not Cython's
+            cython = _Interpreted()
+
+# Which engine is loaded: True for the compiled extension module built from this file by setup.py
+# (Cython, pure-Python mode), False when this file runs interpreted. The benchmark reports it, and
+# CI can assert it (`python -c "import carbonmarket.exchange.engine as e; assert e.COMPILED"`).
+COMPILED: bool = bool(cython.compiled)
+
+
+def _warn_if_stale() -> None:
+    """Warn when engine.py was edited after the extension was built: the extension shadows the edit."""
+    import os
+    import warnings
+
+    here = os.path.dirname(__file__)
+    if os.path.basename(os.path.dirname(os.path.dirname(here))) in {"site-packages", "dist-packages"}:
+        return  # installed from a wheel, whose files are unpacked in any order: only a checkout is checked
+    source = os.path.join(here, "engine.py")
+    try:
+        stale = os.path.getmtime(source) > os.path.getmtime(__file__) + 1.0  # a second of slack
+    except OSError:  # no source beside the extension: nothing to compare
+        return
+    if stale:
+        warnings.warn(
+            f"{source} is newer than the compiled engine {__file__}, which is the one imported; "
+            "rebuild it (pip install -e . or python setup.py build_ext --inplace)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+
+
+if cython.compiled:
+    _warn_if_stale()
+
 # SEEE listed agreement: the taker may pick among the best 5 price levels (DOMAIN.md §5 [reg]).
 PICK_LEVELS = 5
 # Limits on reads (TIGER_STYLE): depth is shown at most this many levels deep.
@@ -69,15 +173,86 @@ _AUTO = MatchMode.AUTO
 # The types of a well-formed new order's order_id, account, price_fen and quantity, compared in one
 # tuple comparison on the hot path (fewer bytecodes than four `type(x) is T` tests).
 _FIELD_TYPES = (str, str, int, int)
-# Events are built with tuple.__new__ directly: one C call, no Python-level __new__ (model.py).
-_record: Any = tuple.__new__
 
-# A resting order is a plain list, the cheapest mutable record in CPython (the hot path builds one
-# per resting order and reads it by constant index):
-#   [0 order_id, 1 account, 2 is_buy, 3 price_fen, 4 quantity (total), 5 remaining, 6 seq]
-# remaining == 0 marks an order that left the book while still sitting in its level's deque.
-_Order = list[Any]  # a type alias, for readability
-_ID, _ACCOUNT, _IS_BUY, _PRICE, _QUANTITY, _REMAINING, _SEQ = range(7)
+if cython.compiled:
+    from cython.cimports.cpython.ref import Py_INCREF  # type: ignore[import-not-found, import-untyped, unused-ignore]
+    from cython.cimports.cpython.tuple import PyTuple_SET_ITEM  # type: ignore[import-not-found, import-untyped, unused-ignore]
+    from cython.cimports.cpython.type import PyType_GenericAlloc  # type: ignore[import-not-found, import-untyped, unused-ignore]
+
+
+@cython.cfunc
+@cython.inline
+@cython.locals(fields=tuple, size=cython.Py_ssize_t, index=cython.Py_ssize_t)
+def _record(kind: Any, fields: Any) -> Any:
+    """Compiled: an event record, a tuple subclass, allocated and filled in place from `fields`.
+
+    What `tuple.__new__(kind, fields)` does, without the argument tuples and the copy: records are
+    NamedTuples with no fields of their own beyond the tuple's (model.py), so their layout is a tuple's.
+    """
+    size = len(fields)
+    made = PyType_GenericAlloc(kind, size)
+    for index in range(size):
+        item = fields[index]
+        Py_INCREF(item)  # PyTuple_SET_ITEM steals a reference
+        PyTuple_SET_ITEM(made, index, item)
+    return made
+
+
+if not cython.compiled:
+    # Interpreted, events are built with tuple.__new__ directly: one C call, no Python-level __new__.
+    _record = tuple.__new__  # type: ignore[assignment]
+
+
+@cython.final
+@cython.no_gc
+@cython.freelist(1024)
+@cython.cclass
+class _Order:
+    """A resting order's mutable record; `remaining` 0 marks one that left the book while still
+    sitting in its level's deque.
+
+    Compiled, a C struct read by offset, and outside the cycle collector (`no_gc`: it holds only
+    text and integers, so it can never be part of a reference cycle): the book's tens of thousands of
+    resting orders are then not walked by every full collection, which otherwise took about a third
+    of the benchmark's time (bench/matching.md). Interpreted, a plain object with the same fields.
+    Built with `_Order.__new__(_Order)` and field stores: no __init__ call on the hot path.
+    """
+
+    order_id: str = cython.declare(object, visibility="readonly")
+    account: str = cython.declare(object, visibility="readonly")
+    is_buy: bool = cython.declare(cython.bint, visibility="readonly")
+    price: int = cython.declare(object, visibility="readonly")
+    quantity: int = cython.declare(object, visibility="readonly")  # total, as last accepted or amended
+    remaining: int = cython.declare(object, visibility="readonly")
+    seq: int = cython.declare(object, visibility="readonly")  # time priority: lower is earlier
+
+
+_ORDER_FIELDS = ("order_id", "account", "is_buy", "price", "quantity", "remaining", "seq")
+
+
+if not cython.compiled:
+    # Interpreted, the same record with its fields as __slots__ (the class above carries them as
+    # class attributes, which __slots__ cannot share): smaller and quicker to build than with a dict.
+    _Order = type(  # type: ignore[misc, assignment]
+        "_Order", (), {"__slots__": _ORDER_FIELDS, "__doc__": _Order.__doc__, "__module__": __name__}
+    )
+
+
+@cython.cfunc
+@cython.locals(order=_Order)
+def _new_order(
+    order_id: str, account: str, is_buy: bool, price: int, quantity: int, remaining: int, seq: int
+) -> _Order:
+    order = _Order.__new__(_Order)
+    order.order_id = order_id
+    order.account = account
+    order.is_buy = is_buy
+    order.price = price
+    order.quantity = quantity
+    order.remaining = remaining
+    order.seq = seq
+    return order
+
 
 # Cancels are lazy: a cancelled order stays in its level's deque, dead, until matching reaches it
 # or the book is compacted. The book is compacted when the dead orders outnumber the live ones by
@@ -86,27 +261,29 @@ _ID, _ACCOUNT, _IS_BUY, _PRICE, _QUANTITY, _REMAINING, _SEQ = range(7)
 _COMPACT_SLACK = 1_024
 
 
+@cython.cclass
 class Book:
     """One instrument's listed-agreement order book (DOMAIN.md §5 [reg]); pure and deterministic."""
 
-    __slots__ = (
-        "_ask_keys",
-        "_asks",
-        "_bid_keys",
-        "_bids",
-        "_compact_at",
-        "_dead",
-        "_high",
-        "_lot",
-        "_low",
-        "_orders",
-        "_quantity_max",
-        "_reference",
-        "_seq",
-        "_tick",
-        "instrument",
-        "rules",
-    )
+    # The book's fields, declared for the compiled build (C struct members of the extension type;
+    # `readonly` ones can be read from Python, as tests and tools do). Interpreted, these are plain
+    # class attributes that every instance overrides in __init__.
+    instrument: str = cython.declare(object, visibility="public")
+    rules: ListedRules = cython.declare(object, visibility="public")
+    _tick: int = cython.declare(object, visibility="readonly")
+    _lot: int = cython.declare(object, visibility="readonly")
+    _quantity_max: int = cython.declare(object, visibility="readonly")
+    _seq: int = cython.declare(object, visibility="readonly")
+    _orders: dict[str, _Order | None] = cython.declare(dict, visibility="readonly")
+    _bids: dict[int, deque[_Order]] = cython.declare(dict, visibility="readonly")
+    _bid_keys: list[int] = cython.declare(list, visibility="readonly")
+    _asks: dict[int, deque[_Order]] = cython.declare(dict, visibility="readonly")
+    _ask_keys: list[int] = cython.declare(list, visibility="readonly")
+    _dead: int = cython.declare(cython.Py_ssize_t, visibility="readonly")
+    _compact_at: int = cython.declare(cython.Py_ssize_t, visibility="readonly")
+    _reference: int = cython.declare(object, visibility="readonly")
+    _low: int = cython.declare(object, visibility="readonly")
+    _high: int = cython.declare(object, visibility="readonly")
 
     def __init__(
         self, instrument: str, rules: ListedRules, reference_price_fen: int, next_seq: int = 1
@@ -121,15 +298,15 @@ class Book:
         self._seq = next_seq
         # Every order id ever accepted (so a reused id is refused), mapped to its record while the
         # order rests and to None once it has filled or been cancelled: one dict does both jobs.
-        self._orders: dict[str, _Order | None] = {}
+        self._orders = {}
         # Per side, a dict from price to the deque of orders at that price in time order, and the
         # sorted list of those prices with the best last: bid keys are prices ascending, ask keys
-        # negated prices ascending (best = lowest price = last), so both sides sweep from the end.
+        # prices descending (best = lowest price = last), so both sides sweep from the end.
         # A level may be left holding only dead orders; matching and reads skip and drop it.
-        self._bids: dict[int, deque[_Order]] = {}
-        self._bid_keys: list[int] = []
-        self._asks: dict[int, deque[_Order]] = {}
-        self._ask_keys: list[int] = []
+        self._bids = {}
+        self._bid_keys = []
+        self._asks = {}
+        self._ask_keys = []
         self._dead = 0  # cancelled orders still sitting in deques
         self._compact_at = _COMPACT_SLACK
         self._reference = 0
@@ -147,7 +324,7 @@ class Book:
         bug and raise ValueError (nothing changes).
         """
         low, high = self._band_for(price_fen)
-        outside = [o[_ID] for o in self._resting() if not low <= o[_PRICE] <= high]
+        outside = [o.order_id for o in self._resting() if not low <= o.price <= high]
         if outside:
             raise ValueError(
                 f"{len(outside)} resting order(s) lie outside the new band {low}..{high} fen "
@@ -181,16 +358,49 @@ class Book:
 
     # Commands ------------------------------------------------------------------------------------
 
+    @cython.locals(
+        fields=tuple,
+        keys=list,
+        order=_Order,
+        resting=_Order,
+        orders=dict,
+        well_typed=cython.bint,
+        dead=cython.Py_ssize_t,
+    )
     def apply(self, command: Command) -> list[Event]:
         """Apply one command and return what happened, in order; a refusal leaves the book unchanged."""
+        fields: tuple[Any, ...]
+        well_typed: object
         kind = type(command)
         if kind is NewOrder:
             # The common case, a well-formed AUTO order, is recognised in one expression; anything
             # else takes the checked path, which names the first rule broken.
-            order_id, account, instrument, side, price, quantity, _at, mode, pick = command  # type: ignore[misc]
+            # Two statements, not a ternary, so that Cython drops the interpreted branch at compile time.
+            if cython.compiled:  # noqa: SIM108
+                fields = cython.cast(tuple, command)  # a NamedTuple is a tuple: read it as one, unchecked
+            else:
+                fields = command
+            order_id, account, instrument, side, price, quantity, _at, mode, pick = fields
+            # Types first, then non-empty text ids of bounded length.
+            if cython.compiled:  # pointer comparisons, then the lengths read from the str objects
+                well_typed = (
+                    type(order_id) is str
+                    and type(account) is str
+                    and type(price) is int
+                    and type(quantity) is int
+                    and 0 < len(cython.cast(str, order_id)) <= ORDER_ID_MAX_CHARS
+                    and len(cython.cast(str, account)) > 0
+                )
+            else:  # one tuple comparison: fewer bytecodes than four `type(x) is T` tests
+                well_typed = (
+                    (type(order_id), type(account), type(price), type(quantity)) == _FIELD_TYPES
+                    and account
+                    and order_id
+                    and len(order_id) <= ORDER_ID_MAX_CHARS
+                )
             orders = self._orders
             if not (
-                (type(order_id), type(account), type(price), type(quantity)) == _FIELD_TYPES
+                well_typed
                 and self._low <= price  # unchained comparisons: fewer bytecodes than a <= b <= c
                 and price <= self._high
                 and quantity > 0
@@ -199,9 +409,6 @@ class Book:
                 and not quantity % self._lot
                 and mode is _AUTO
                 and pick is None
-                and account
-                and order_id
-                and len(order_id) <= ORDER_ID_MAX_CHARS
                 and instrument == self.instrument
                 and order_id not in orders
             ):
@@ -211,11 +418,18 @@ class Book:
             # order takes the longer path. An order that rests, the commonest case, is done here.
             if side is _BUY:
                 keys = self._ask_keys
-                if keys and -keys[-1] <= price:
+                if keys and keys[-1] <= price:
                     return self._accept_auto(order_id, account, True, price, quantity)
                 seq = self._seq
                 self._seq = seq + 1
-                order = [order_id, account, True, price, quantity, quantity, seq]
+                order = _Order.__new__(_Order)
+                order.order_id = order_id
+                order.account = account
+                order.is_buy = True
+                order.price = price
+                order.quantity = quantity
+                order.remaining = quantity
+                order.seq = seq
                 try:
                     self._bids[price].append(order)
                 except KeyError:
@@ -226,7 +440,14 @@ class Book:
                     return self._accept_auto(order_id, account, False, price, quantity)
                 seq = self._seq
                 self._seq = seq + 1
-                order = [order_id, account, False, price, quantity, quantity, seq]
+                order = _Order.__new__(_Order)
+                order.order_id = order_id
+                order.account = account
+                order.is_buy = False
+                order.price = price
+                order.quantity = quantity
+                order.remaining = quantity
+                order.seq = seq
                 try:
                     self._asks[price].append(order)
                 except KeyError:
@@ -239,15 +460,19 @@ class Book:
                 _record(OrderRested, (order_id, quantity)),
             ]
         if kind is CancelOrder:
-            order_id, account, _at = command  # type: ignore[misc]
+            if cython.compiled:  # noqa: SIM108
+                fields = cython.cast(tuple, command)
+            else:
+                fields = command
+            order_id, account, _at = fields
             try:
                 resting = self._orders[order_id]
             except (KeyError, TypeError):  # never accepted, or not even a hashable id
                 resting = None
-            if resting is not None and resting[1] == account:  # [1]: the order's account
-                # Lazy: the order is marked dead ([5] remaining = 0) where it sits in its level.
-                remaining = resting[5]
-                resting[5] = 0
+            if resting is not None and resting.account == account:
+                # Lazy: the order is marked dead (remaining = 0) where it sits in its level.
+                remaining = resting.remaining
+                resting.remaining = 0
                 self._orders[order_id] = None
                 dead = self._dead + 1
                 self._dead = dead
@@ -259,6 +484,7 @@ class Book:
             return self._amend(command)  # type: ignore[arg-type]
         raise TypeError(f"not an exchange command: {command!r}")
 
+    @cython.cfunc
     def _open_level(self, is_buy: bool, price: int) -> deque[_Order]:
         """A new, empty price level, with its price inserted in order into the side's key list."""
         level: deque[_Order] = deque()
@@ -267,42 +493,53 @@ class Book:
             insort(self._bid_keys, price)
         else:
             self._asks[price] = level
-            insort(self._ask_keys, -price)
+            insort(self._ask_keys, price, key=neg)  # descending: the lowest ask last
         return level
 
     def _resting(self) -> list[_Order]:
         """The records of the orders resting now, in no particular order."""
         return [o for o in self._orders.values() if o is not None]
 
+    @cython.cfunc
+    @cython.locals(levels=dict, keys=list, kept=list, o=_Order, live=cython.Py_ssize_t)
     def _compact(self) -> None:
         """Drop every dead order from the deques and every level left empty (amortised O(1))."""
         live = 0
-        for levels, keys, sign in ((self._bids, self._bid_keys, 1), (self._asks, self._ask_keys, -1)):
+        for levels, keys, descending in (
+            (self._bids, self._bid_keys, False),
+            (self._asks, self._ask_keys, True),
+        ):
             for price in list(levels):
-                kept = [o for o in levels[price] if o[_REMAINING]]
+                if cython.compiled:  # a typed loop reads `remaining` from the struct
+                    kept = []
+                    for o in levels[price]:
+                        if o.remaining:
+                            kept.append(o)
+                else:
+                    kept = [o for o in levels[price] if o.remaining]
                 if kept:
                     levels[price] = deque(kept)
                     live += len(kept)
                 else:
                     del levels[price]
-            keys[:] = sorted(sign * price for price in levels)
+            keys[:] = sorted(levels, reverse=descending)
         self._dead = 0
         self._compact_at = live + _COMPACT_SLACK
 
     def _best_level(self, is_buy: bool) -> deque[_Order] | None:
         """The best level of one side with a live order at its front, dropping dead ones on the way."""
         if is_buy:
-            keys, levels, sign = self._bid_keys, self._bids, 1
+            keys, levels = self._bid_keys, self._bids
         else:
-            keys, levels, sign = self._ask_keys, self._asks, -1
+            keys, levels = self._ask_keys, self._asks
         while keys:
-            level = levels[sign * keys[-1]]
-            while level and not level[0][_REMAINING]:
+            level = levels[keys[-1]]
+            while level and not level[0].remaining:
                 level.popleft()
                 self._dead -= 1
             if level:
                 return level
-            del levels[sign * keys[-1]]
+            del levels[keys[-1]]
             keys.pop()
         return None
 
@@ -315,6 +552,8 @@ class Book:
             return self._pick(c, is_buy)
         return self._accept_auto(c.order_id, c.account, is_buy, c.price_fen, c.quantity)
 
+    @cython.cfunc
+    @cython.locals(keys=list, levels=dict, events=list, front=_Order)
     def _accept_auto(
         self, order_id: str, account: str, is_buy: bool, price: int, quantity: int
     ) -> list[Event]:
@@ -322,14 +561,17 @@ class Book:
         # The other side's best level, with dead orders at its front dropped (as in _best_level,
         # inline: this is the path of every crossing order).
         if is_buy:
-            keys, levels, sign = self._ask_keys, self._asks, -1
+            keys, levels = self._ask_keys, self._asks
         else:
-            keys, levels, sign = self._bid_keys, self._bids, 1
+            keys, levels = self._bid_keys, self._bids
         crosses = False
         while keys:
-            best = sign * keys[-1]
+            best = keys[-1]
             level = levels[best]
-            while level and not level[0][5]:  # [5]: remaining; 0 for a dead order
+            while level:
+                front = level[0]
+                if front.remaining:  # 0 for a dead order
+                    break
                 level.popleft()
                 self._dead -= 1
             if level:
@@ -351,7 +593,7 @@ class Book:
         ]
         remaining = self._match(order_id, account, is_buy, price, quantity, events) if crosses else quantity
         if remaining:
-            self._rest([order_id, account, is_buy, price, quantity, remaining, seq])
+            self._rest(_new_order(order_id, account, is_buy, price, quantity, remaining, seq))
             events.append(_record(OrderRested, (order_id, remaining)))
         return events
 
@@ -445,36 +687,48 @@ class Book:
             )
         return None
 
+    @cython.cfunc
+    @cython.locals(keys=list, levels=dict, o=_Order, index=cython.Py_ssize_t)
     def _own_order_in_way(self, account: str, is_buy: bool, price: int, quantity: int) -> str | None:
         """The id of the first resting order of `account` that this order would reach, if any."""
         if is_buy:
-            keys, levels, sign = self._ask_keys, self._asks, -1
+            keys, levels = self._ask_keys, self._asks
         else:
-            keys, levels, sign = self._bid_keys, self._bids, 1
+            keys, levels = self._bid_keys, self._bids
         left = quantity
         for index in range(len(keys) - 1, -1, -1):
-            level_price = sign * keys[index]
+            level_price = keys[index]
             if (level_price > price) if is_buy else (level_price < price):
                 return None
             for o in levels[level_price]:
-                open_quantity = o[5]  # [5]: remaining; 0 for a dead order
+                open_quantity = o.remaining  # 0 for a dead order
                 if open_quantity:
-                    if o[1] == account:  # [1]: account
-                        return str(o[0])
+                    if o.account == account:
+                        return str(o.order_id)
                     left -= open_quantity
                     if left <= 0:
                         return None
         return None
 
+    @cython.cfunc
+    @cython.locals(
+        keys=list,
+        levels=dict,
+        orders=dict,
+        events=list,
+        resting=_Order,
+        front=_Order,
+        trade=tuple,
+        dead=cython.Py_ssize_t,
+    )
     def _match(
         self, order_id: str, account: str, is_buy: bool, price: int, quantity: int, events: list[Event]
     ) -> int:
         """Sweep the other side at price-time priority; return the unfilled quantity (DOMAIN.md §5)."""
         if is_buy:
-            keys, levels, sign, aggressor = self._ask_keys, self._asks, -1, _BUY
+            keys, levels, aggressor = self._ask_keys, self._asks, _BUY
         else:
-            keys, levels, sign, aggressor = self._bid_keys, self._bids, 1, _SELL
-        # Literal indices into the order record (see _Order) keep the inner loop free of global lookups.
+            keys, levels, aggressor = self._bid_keys, self._bids, _SELL
         orders = self._orders
         instrument = self.instrument
         seq = self._seq
@@ -482,13 +736,13 @@ class Book:
         append = events.append
         dead = 0
         while remaining and keys:
-            level_price = sign * keys[-1]
+            level_price = keys[-1]
             if (level_price > price) if is_buy else (level_price < price):
                 break
             level = levels[level_price]
             while remaining and level:
                 resting = level[0]
-                open_quantity = resting[5]
+                open_quantity = resting.remaining
                 if not open_quantity:  # cancelled earlier: lazy removal
                     level.popleft()
                     dead += 1
@@ -501,9 +755,9 @@ class Book:
                         level_price,
                         fill,
                         order_id,
-                        resting[0],
+                        resting.order_id,
                         account,
-                        resting[1],
+                        resting.account,
                         aggressor,
                         seq,
                     )
@@ -513,9 +767,9 @@ class Book:
                         instrument,
                         level_price,
                         fill,
-                        resting[0],
+                        resting.order_id,
                         order_id,
-                        resting[1],
+                        resting.account,
                         account,
                         aggressor,
                         seq,
@@ -524,12 +778,15 @@ class Book:
                 seq += 1
                 remaining -= fill
                 if fill == open_quantity:
-                    resting[5] = 0
+                    resting.remaining = 0
                     level.popleft()
-                    orders[resting[0]] = None
+                    orders[resting.order_id] = None
                 else:
-                    resting[5] = open_quantity - fill
-            while level and not level[0][5]:  # leave a live order (or nothing) at the front
+                    resting.remaining = open_quantity - fill
+            while level:  # leave a live order (or nothing) at the front
+                front = level[0]
+                if front.remaining:
+                    break
                 level.popleft()
                 dead += 1
             if not level:
@@ -539,23 +796,28 @@ class Book:
         self._seq = seq
         return remaining
 
+    @cython.cfunc
+    @cython.locals(order=_Order)
     def _rest(self, order: _Order) -> None:
         """Put an order at the back of its price level, creating the level if it is new."""
-        price = order[_PRICE]
-        level = (self._bids if order[_IS_BUY] else self._asks).get(price)
+        price = order.price
+        level = (self._bids if order.is_buy else self._asks).get(price)
         if level is None:
-            level = self._open_level(order[_IS_BUY], price)
+            level = self._open_level(order.is_buy, price)
         level.append(order)
-        self._orders[order[_ID]] = order
+        self._orders[order.order_id] = order
 
+    @cython.cfunc
+    @cython.locals(order=_Order)
     def _unrest(self, order: _Order) -> None:
         """Take a live order out of the book: marked dead where it sits, dropped from the index."""
-        order[_REMAINING] = 0
-        self._orders[order[_ID]] = None
+        order.remaining = 0
+        self._orders[order.order_id] = None
         self._dead += 1
         if self._dead > self._compact_at:
             self._compact()
 
+    @cython.locals(picked=_Order)
     def _pick(self, c: NewOrder, is_buy: bool) -> list[Event]:
         """SEEE mode: trade with the named resting order only, at its price; cancel the taker's rest.
 
@@ -565,7 +827,7 @@ class Book:
         order_id = c.order_id
         pick_id = c.pick_order_id or ""
         picked = self._orders.get(pick_id)
-        if picked is None or picked[_IS_BUY] == is_buy:
+        if picked is None or picked.is_buy == is_buy:
             return [
                 _reject(
                     order_id,
@@ -574,24 +836,24 @@ class Book:
                 )
             ]
         best = self._best_prices(_SELL if is_buy else _BUY, PICK_LEVELS)
-        if picked[_PRICE] not in best:
+        if picked.price not in best:
             return [
                 _reject(
                     order_id,
                     Code.PICK_ORDER_NOT_IN_BEST_LEVELS,
-                    f"order {pick_id} at {picked[_PRICE]} fen is not within the other side's "
+                    f"order {pick_id} at {picked.price} fen is not within the other side's "
                     f"best {PICK_LEVELS} price levels ({', '.join(str(p) for p in best)} fen)",
                 )
             ]
-        if (picked[_PRICE] > c.price_fen) if is_buy else (picked[_PRICE] < c.price_fen):
+        if (picked.price > c.price_fen) if is_buy else (picked.price < c.price_fen):
             return [
                 _reject(
                     order_id,
                     Code.PICK_PRICE_BEYOND_LIMIT,
-                    f"order {pick_id} is at {picked[_PRICE]} fen, beyond this order's limit of {c.price_fen}",
+                    f"order {pick_id} is at {picked.price} fen, beyond this order's limit of {c.price_fen}",
                 )
             ]
-        if picked[_ACCOUNT] == c.account:
+        if picked.account == c.account:
             return [_self_trade(order_id, pick_id)]
         seq = self._seq
         self._seq = seq + 1
@@ -599,18 +861,18 @@ class Book:
         events: list[Event] = [
             OrderAccepted(order_id, self.instrument, _BUY if is_buy else _SELL, c.price_fen, c.quantity, seq)
         ]
-        fill = min(c.quantity, picked[_REMAINING])
+        fill = min(c.quantity, picked.remaining)
         trade_seq = self._seq
         self._seq = trade_seq + 1
         if is_buy:
-            buy_id, buy_account, sell_id, sell_account = order_id, c.account, picked[_ID], picked[_ACCOUNT]
+            buy_id, buy_account, sell_id, sell_account = order_id, c.account, picked.order_id, picked.account
         else:
-            buy_id, buy_account, sell_id, sell_account = picked[_ID], picked[_ACCOUNT], order_id, c.account
+            buy_id, buy_account, sell_id, sell_account = picked.order_id, picked.account, order_id, c.account
         events.append(
             TradeExecuted(
                 trade_id=f"{self.instrument}-{trade_seq}",
                 instrument=self.instrument,
-                price_fen=picked[_PRICE],
+                price_fen=picked.price,
                 quantity=fill,
                 buy_order_id=buy_id,
                 sell_order_id=sell_id,
@@ -620,10 +882,10 @@ class Book:
                 seq=trade_seq,
             )
         )
-        if fill == picked[_REMAINING]:
+        if fill == picked.remaining:
             self._unrest(picked)
         else:
-            picked[_REMAINING] -= fill
+            picked.remaining -= fill
         if c.quantity > fill:
             events.append(OrderCancelled(order_id, c.quantity - fill, CANCEL_PICK_REMAINDER))
         return events
@@ -633,8 +895,8 @@ class Book:
         order = self._resting_of(c.order_id, c.account)
         if type(order) is OrderRejected:
             return [order]
-        assert isinstance(order, list)
-        remaining = order[_REMAINING]
+        assert isinstance(order, _Order)
+        remaining = order.remaining
         self._unrest(order)
         return [OrderCancelled(c.order_id, remaining, CANCEL_BY_REQUEST)]
 
@@ -648,29 +910,31 @@ class Book:
                 Code.ORDER_NOT_FOUND,
                 f"order {order_id} is not resting in {self.instrument} (never accepted, filled or cancelled)",
             )
-        if order[_ACCOUNT] != account:
+        if order.account != account:
             return _reject(order_id, Code.ORDER_NOT_OWNED, f"order {order_id} belongs to another account")
         return order
 
+    @cython.locals(order=_Order)
     def _amend(self, c: AmendOrder) -> list[Event]:
         """Change price and/or total quantity; a price change or a size increase loses time priority.
 
         The events are OrderAmended, then — if the new price crosses the other side — the trades and,
         when a remainder is left after trading, OrderRested with it.
         """
-        order = self._resting_of(c.order_id, c.account)
-        if type(order) is OrderRejected:
-            return [order]
-        assert isinstance(order, list)
+        found = self._resting_of(c.order_id, c.account)
+        if type(found) is OrderRejected:
+            return [found]
+        assert isinstance(found, _Order)
+        order = found
         order_id = c.order_id
-        price = order[_PRICE] if c.price_fen is None else c.price_fen
-        quantity = order[_QUANTITY] if c.quantity is None else c.quantity
+        price = order.price if c.price_fen is None else c.price_fen
+        quantity = order.quantity if c.quantity is None else c.quantity
         refusal = self._check_price(order_id, price) if c.price_fen is not None else None
         if refusal is None and c.quantity is not None:
             refusal = self._check_quantity(order_id, quantity)
         if refusal is not None:
             return [refusal]
-        filled = order[_QUANTITY] - order[_REMAINING]
+        filled = order.quantity - order.remaining
         if quantity <= filled:
             return [
                 _reject(
@@ -680,19 +944,19 @@ class Book:
                     f"(cancel it to stop it trading)",
                 )
             ]
-        if price == order[_PRICE] and quantity == order[_QUANTITY]:
+        if price == order.price and quantity == order.quantity:
             return [
                 _reject(
                     order_id, Code.ORDER_AMEND_NO_CHANGE, f"the amendment leaves order {order_id} as it is"
                 )
             ]
         remaining = quantity - filled
-        if price == order[_PRICE] and quantity < order[_QUANTITY]:
+        if price == order.price and quantity < order.quantity:
             # A size cut keeps time priority: change the order in place.
-            order[_QUANTITY] = quantity
-            order[_REMAINING] = remaining
+            order.quantity = quantity
+            order.remaining = remaining
             return [OrderAmended(order_id, price, quantity, remaining)]
-        is_buy = order[_IS_BUY]
+        is_buy = order.is_buy
         crosses = self._crosses(is_buy, price)
         if crosses:
             own = self._own_order_in_way(c.account, is_buy, price, remaining)
@@ -704,7 +968,7 @@ class Book:
         self._seq = seq + 1
         left = self._match(order_id, c.account, is_buy, price, remaining, events) if crosses else remaining
         if left:
-            self._rest([order_id, c.account, is_buy, price, quantity, left, seq])
+            self._rest(_new_order(order_id, c.account, is_buy, price, quantity, left, seq))
             if left != remaining:
                 events.append(OrderRested(order_id, left))
         return events
@@ -714,15 +978,15 @@ class Book:
         level = self._best_level(not is_buy)
         if level is None:
             return False
-        best: int = level[0][_PRICE]
+        best: int = level[0].price
         return best <= price if is_buy else best >= price
 
     def expire_all(self, reason: str = CANCEL_EXPIRED) -> list[Event]:
         """Cancel every resting order at the end of the day: listed orders are day orders."""
         events: list[Event] = []
-        resting = sorted(self._resting(), key=lambda o: o[_SEQ])
+        resting = sorted(self._resting(), key=lambda o: o.seq)
         for order in resting:
-            events.append(OrderCancelled(order[_ID], order[_REMAINING], reason))
+            events.append(OrderCancelled(order.order_id, order.remaining, reason))
         for order in resting:
             self._unrest(order)
         self._compact()
@@ -733,15 +997,15 @@ class Book:
     def _live_levels(self, side: Side, levels: int) -> list[tuple[int, list[_Order]]]:
         """The best `levels` price levels of one side that hold live orders, best first."""
         if side == _BUY:
-            keys, book, sign = self._bid_keys, self._bids, 1
+            keys, book = self._bid_keys, self._bids
         else:
-            keys, book, sign = self._ask_keys, self._asks, -1
+            keys, book = self._ask_keys, self._asks
         found: list[tuple[int, list[_Order]]] = []
         for index in range(len(keys) - 1, -1, -1):
             if len(found) == levels:
                 break
-            price = sign * keys[index]
-            live = [o for o in book[price] if o[_REMAINING]]
+            price = keys[index]
+            live = [o for o in book[price] if o.remaining]
             if live:
                 found.append((price, live))
         return found
@@ -759,7 +1023,7 @@ class Book:
         if type(levels) is not int or not 1 <= levels <= DEPTH_LEVELS_MAX:
             raise ValueError(f"levels must be 1..{DEPTH_LEVELS_MAX}, not {levels!r}")
         return [
-            Level(price, sum(o[_REMAINING] for o in live), len(live))
+            Level(price, sum(o.remaining for o in live), len(live))
             for price, live in self._live_levels(side, levels)
         ]
 
@@ -769,18 +1033,18 @@ class Book:
         if o is None:
             return None
         return RestingOrder(
-            o[_ID],
-            o[_ACCOUNT],
-            _BUY if o[_IS_BUY] else _SELL,
-            o[_PRICE],
-            o[_QUANTITY],
-            o[_REMAINING],
-            o[_SEQ],
+            o.order_id,
+            o.account,
+            _BUY if o.is_buy else _SELL,
+            o.price,
+            o.quantity,
+            o.remaining,
+            o.seq,
         )
 
     def resting_orders(self) -> list[RestingOrder]:
         """Every resting order, in time priority order."""
-        views = (self.order(o[_ID]) for o in self._resting())
+        views = (self.order(o.order_id) for o in self._resting())
         return sorted((v for v in views if v is not None), key=lambda v: v.seq)
 
     def snapshot(self) -> dict[str, Any]:
@@ -807,8 +1071,8 @@ class Book:
         return [
             {
                 "price_fen": price,
-                "quantity": sum(o[_REMAINING] for o in live),
-                "orders": [[o[_ID], o[_ACCOUNT], o[_QUANTITY], o[_REMAINING], o[_SEQ]] for o in live],
+                "quantity": sum(o.remaining for o in live),
+                "orders": [[o.order_id, o.account, o.quantity, o.remaining, o.seq] for o in live],
             }
             for price, live in self._live_levels(side, len(self._bids if side == _BUY else self._asks))
         ]
