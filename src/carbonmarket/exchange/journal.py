@@ -18,24 +18,38 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from carbonmarket.db.raw import Sql
 from carbonmarket.db.tables_exchange import exchange_journal, exchange_journal_heads
+from carbonmarket.ledger.store import BulkInsert
 
 # A command's JSON is a few hundred bytes; anything far larger is a bug, not a command.
 command_json_max_bytes = 16_384
+# The canonical text of a command: sorted keys, no spaces (as `json.dumps` with those options).
+_encode = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
 # One catch-up or replay reads the journal in pages of this many rows.
 read_page_rows = 10_000
 
-_LOCK_HEAD = select(exchange_journal_heads.c.seq).where(exchange_journal_heads.c.stream == bindparam("s"))
-_LOCK_HEAD_PG = _LOCK_HEAD.with_for_update()
-_SET_HEAD = (
-    update(exchange_journal_heads)
-    .where(exchange_journal_heads.c.stream == bindparam("s"))
-    .values(seq=bindparam("v"))
+# Every batch locks its stream's head and appends its commands: sent to the driver directly
+# (db/raw.py says why). SQLite holds its one write lock from BEGIN, so only PostgreSQL locks the row.
+_LOCK_HEAD = Sql("SELECT seq FROM exchange_journal_heads WHERE stream = :s", postgres_suffix=" FOR UPDATE")
+_SET_HEAD = Sql("UPDATE exchange_journal_heads SET seq = :v WHERE stream = :s")
+_INSERT_ROWS = BulkInsert(
+    "exchange_journal", [("stream", "text"), ("seq", "bigint"), ("command", "text"), ("at", "text")]
 )
-_INSERT_ROWS = insert(exchange_journal)
+# PostgreSQL: the rows (one array per column) and the new head in one statement.
+# The commands travel as one JSON array; `json` (not `jsonb`) keeps each element's text exactly as
+# encoded, so every row holds the same canonical text as when encoded alone. The longest row comes
+# back for the size check.
+_APPEND_PG = Sql(
+    "WITH appended AS (INSERT INTO exchange_journal (stream, seq, command, at) "
+    "SELECT :s, :head + CAST(c.n AS bigint), CAST(c.command AS text), :at "
+    "FROM json_array_elements(CAST(:commands AS json)) WITH ORDINALITY AS c(command, n) "
+    "RETURNING length(command) AS size) "
+    "UPDATE exchange_journal_heads SET seq = :v WHERE stream = :s RETURNING (SELECT max(size) FROM appended)"
+)
 
 
 @dataclass(frozen=True)
@@ -55,17 +69,18 @@ def listed_stream(instrument: str) -> str:
 
 def lock(connection: Connection, stream: str) -> int:
     """Lock the stream's head for this transaction and return its last seq (0 for a new stream)."""
-    query = _LOCK_HEAD_PG if connection.dialect.name == "postgresql" else _LOCK_HEAD
-    found = connection.execute(query, {"s": stream}).scalar()
+    found = _LOCK_HEAD.one(connection, {"s": stream})
     if found is not None:
-        return int(found)
+        return int(found[0])
     insert_head = (
         postgresql.insert(exchange_journal_heads)
         if connection.dialect.name == "postgresql"
         else sqlite.insert(exchange_journal_heads)
     ).on_conflict_do_nothing()
     connection.execute(insert_head, {"stream": stream, "seq": 0})
-    return int(connection.execute(query, {"s": stream}).scalar_one())
+    found = _LOCK_HEAD.one(connection, {"s": stream})
+    assert found is not None, "the head row was just made"
+    return int(found[0])
 
 
 def append(connection: Connection, stream: str, command_json: dict[str, Any], at: str) -> int:
@@ -78,20 +93,30 @@ def append_many(
 ) -> list[int]:
     """Append commands after `head` (what `lock` returned in this transaction); returns their seqs.
 
-    One multi-row insert and one head update, whatever the number of commands: the group commit
-    of `Exchange.submit_many` writes a whole batch's journal in two statements.
+    One statement on PostgreSQL (the rows and the head), two on SQLite, whatever the number of
+    commands: the group commit of `Exchange.submit_many` writes a whole batch's journal at once.
     """
     if not commands:
         return []
-    rows: list[dict[str, Any]] = []
-    for offset, (body, at) in enumerate(commands, start=1):
-        text = json.dumps(body, separators=(",", ":"), sort_keys=True)
-        if len(text) > command_json_max_bytes:
-            raise AssertionError(f"a journalled command of {len(text)} bytes is not a command")
-        rows.append({"stream": stream, "seq": head + offset, "command": text, "at": at})
-    connection.execute(_INSERT_ROWS, rows)
-    connection.execute(_SET_HEAD, {"s": stream, "v": head + len(rows)})
-    return [head + offset for offset in range(1, len(rows) + 1)]
+    seqs = list(range(head + 1, head + len(commands) + 1))
+    ats = {at for _, at in commands}
+    if connection.dialect.name == "postgresql" and len(ats) == 1:
+        # One parameter whatever the batch: the commands encoded in one call.
+        whole = _encode([body for body, _ in commands])
+        parameters = {"s": stream, "head": head, "at": ats.pop(), "v": seqs[-1], "commands": whole}
+        found = _APPEND_PG.one(connection, parameters)
+        assert found is not None, "the stream's head was locked by this transaction"
+        longest = int(found[0])
+    else:
+        texts = [_encode(body) for body, _ in commands]
+        longest = max(len(text) for text in texts)
+        rows = [(stream, seq, text, at) for seq, text, (_, at) in zip(seqs, texts, commands, strict=True)]
+        _INSERT_ROWS.run(connection, rows)
+        _SET_HEAD.run(connection, {"s": stream, "v": seqs[-1]})
+    if longest > command_json_max_bytes:
+        # Raised inside the caller's transaction, which rolls back the rows just written.
+        raise AssertionError(f"a journalled command of {longest} bytes is not a command")
+    return seqs
 
 
 def read(

@@ -29,6 +29,7 @@ entry.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -157,6 +158,9 @@ class Exchange:
         self.rules = rules or exchange_rules()
         self.reference_price = reference_price or _reference_close
         self._books: dict[str, BookState] = {}
+        # Instruments seen defined in this database, with their kind: an instrument is never
+        # undefined and its kind never changes, so each is read once per process.
+        self._defined: dict[str, InstrumentKind] = {}
         # One matching process per instrument (DESIGN.md): within a process, commands queue here.
         self._lock = threading.RLock()
 
@@ -322,7 +326,7 @@ class Exchange:
         for event in expired:
             if event.order_id not in rows:
                 continue
-            tx.loaded.setdefault(event.order_id, dict(rows[event.order_id]._mapping))
+            tx.loaded.setdefault(event.order_id, rows[event.order_id])
             order = self._order(tx, event.order_id)
             assert order is not None
             self._update(tx, event.order_id, remaining=0, status="cancelled", reason=CANCEL_EXPIRED)
@@ -368,29 +372,6 @@ class Exchange:
         state.resting = {
             r["order_id"]: (r, holds[r["hold_id"]]["remaining"] if r["hold_id"] in holds else 0) for r in rows
         }
-
-    def _hold_many(self, tx: _Tx, orders: Sequence[tuple[dict[str, Any], _Reservation]]) -> None:
-        """Reserve what resting orders need, in one batch; members reserve on their account's right."""
-        actor = tx.actor
-        operator = actor.superuser or actor.role in OPERATOR_ROLES
-        specs = [
-            HoldSpec(
-                reservation.hold_id,  # type: ignore[arg-type]
-                HoldKind.ORDER,
-                order["account"],
-                FUNDS_ID if order["side"] == Side.BUY.value else order["instrument"],
-                reservation.left,
-                reason="exchange order",
-            )
-            for order, reservation in orders
-        ]
-        postings.hold_many(
-            tx.connection,
-            SETTLEMENT_ACTOR if operator else actor,
-            specs,
-            tx.at,
-            Authority.SETTLEMENT if operator else Authority.HOLDER,
-        )
 
     def rebuild(self, instrument: str) -> Book | None:
         """A fresh book of the instrument built from its journal alone (replay determinism)."""
@@ -447,7 +428,7 @@ class Exchange:
             if body.get("type") != "new" or not isinstance(body.get("instrument"), str):
                 continue
             try:
-                instrument = parse_instrument(body["instrument"]).text
+                instrument = _parsed_instrument(body["instrument"]).text
             except Refused:
                 continue
             if instrument not in found:
@@ -466,8 +447,12 @@ class Exchange:
         listed = (
             parsed.kind is InstrumentKind.ALLOWANCE and parsed.text in self.rules.listed_allowances
         ) or (parsed.kind is InstrumentKind.CCER and self.rules.ccer_listed)
-        if not listed or registry_store.get_instrument(connection, parsed.text) is None:
+        if listed and parsed.text in self._defined:
+            return
+        row = None if not listed else registry_store.get_instrument(connection, parsed.text)
+        if row is None:
             raise Refused(Code.EXCHANGE_INSTRUMENT_NOT_LISTED, f"{instrument} is not listed on the exchange")
+        self._defined[parsed.text] = InstrumentKind(row.kind)
 
     def _check_account(self, tx: _Tx, account: str) -> None:
         """The order's account is an open trading account the actor may order for."""
@@ -560,7 +545,7 @@ class Exchange:
             return tx.new_orders[order_id]
         if order_id not in tx.loaded:
             row = store.get_order(tx.connection, order_id)
-            tx.loaded[order_id] = None if row is None else dict(row._mapping)
+            tx.loaded[order_id] = row
         found = tx.loaded[order_id]
         return None if found is None else dict(found)
 
@@ -1060,12 +1045,15 @@ class _Batch:
 
     Planning runs every check of a command against running balances loaded once (available units and
     funds, units bought today), journals it and lets the engine apply it; a command refused before
-    the engine accepted it changes nothing. `commit` then writes the journal rows, releases the
-    ledger holds of pre-existing orders that ended without a fill, settles every fill in three linked
-    batches (the finished orders' holds spent and closed in them), reserves what the orders still
-    resting at the end need with one `hold_many`, and leaves the order rows to `_flush_orders`.
-    Every intermediate ledger state is valid because the final one is: releases only lower what is
-    held, the settlement batches reach the final totals, and the new holds are the last step.
+    the engine accepted it changes nothing. `commit` then writes the journal rows and hands the
+    ledger side to one `postings.apply_group` (`settlement.settle_batch`): it releases the ledger
+    holds of pre-existing orders that ended without a fill, settles every fill in three linked
+    batches (the finished orders' holds spent and closed in them; fees netted per paying account
+    and hold), and reserves what the orders still resting at the end need; then the trade and
+    order rows. Every intermediate ledger state is valid because the final one is: releases only
+    lower what is held, the settlement batches reach the final totals, and the new holds are the
+    last step. On PostgreSQL these writes go in one pipeline (`postings.pipelined`): the server
+    applies them while the client builds the next.
     """
 
     def __init__(self, exchange: Exchange, tx: _Tx, bodies: Sequence[dict[str, Any]]) -> None:
@@ -1074,6 +1062,8 @@ class _Batch:
         self.available: dict[tuple[str, str], int] = {}
         self.bought: dict[tuple[str, str], int] = {}
         self.accounts: dict[str, Any] = {}
+        self.checked: dict[str, Any] = {}
+        self.acquiring: set[tuple[str, Any]] = set()
         self.known: dict[str, dict[str, Any]] = {}
         self.reservations: dict[str, _Reservation] = {}
         self.release_first: list[str] = []
@@ -1098,14 +1088,15 @@ class _Batch:
                 keys.add((account, FUNDS_ID))
                 if isinstance(body.get("instrument"), str):
                     with contextlib.suppress(Refused):
-                        keys.add((account, parse_instrument(body["instrument"]).text))
+                        keys.add((account, _parsed_instrument(body["instrument"]).text))
         for order_id, row in store.orders_by_id(tx.connection, sorted(ids)).items():
-            self.known[order_id] = dict(row._mapping)
-            if row.status == "open":
-                accounts.add(row.account)
-                keys |= {(row.account, FUNDS_ID), (row.account, row.instrument)}
-                if row.instrument not in tx.books:
-                    self.x._open_book(tx, row.instrument)
+            self.known[order_id] = row
+            if row["status"] == "open":
+                account, instrument = row["account"], row["instrument"]
+                accounts.add(account)
+                keys |= {(account, FUNDS_ID), (account, instrument)}
+                if instrument not in tx.books:
+                    self.x._open_book(tx, instrument)
         for instrument, state in tx.books.items():
             self.x._load_resting(tx, instrument, state)
         self.accounts = postings.accounts(tx.connection, sorted(accounts))
@@ -1155,7 +1146,8 @@ class _Batch:
         tx, rules = self.tx, self.x.rules
         order_id = check_id(_text(body, "order_id"), what="order id")
         account = _text(body, "account")
-        instrument = parse_instrument(_text(body, "instrument")).text
+        parsed = _parsed_instrument(_text(body, "instrument"))
+        instrument = parsed.text
         side = _side(body.get("side"))
         mode = _mode(body.get("mode"))
         price = _whole(body.get("price_fen"), "price_fen", rules.price_fen_max)
@@ -1170,7 +1162,9 @@ class _Batch:
             self.x._check_listed(tx.connection, instrument)
             raise AssertionError(f"the book of listed {instrument} was opened with the batch")
         if side is Side.BUY:
-            check_acquiring(found, account, parse_instrument(instrument).kind, None)
+            if (account, parsed.kind) not in self.acquiring:
+                check_acquiring(found, account, parsed.kind, None)
+                self.acquiring.add((account, parsed.kind))
             reserve, reserve_in = rules.buy_reservation(Modality.LISTED, price, quantity), FUNDS_ID
             self._check_funds(account, reserve)
         else:
@@ -1362,6 +1356,9 @@ class _Batch:
     # --- the checks, against the running balances ----------------------------------------------------
 
     def _check_account(self, account: str) -> Any:
+        checked = self.checked.get(account)
+        if checked is not None:
+            return checked
         found = self.accounts.get(account)
         if found is None:
             raise Refused(Code.UNKNOWN_ACCOUNT, f"account {account!r} does not exist")
@@ -1372,6 +1369,8 @@ class _Batch:
                 f"{account!r} is a {found.type.value} account; orders go through a trading (-T) account",
             )
         self.x._require_may_order(self.tx, account)
+        # The account's checks do not depend on the order: each account passes them once a batch.
+        self.checked[account] = found
         return found
 
     def _check_units(self, account: str, instrument: str, quantity: int) -> None:
@@ -1415,46 +1414,91 @@ class _Batch:
     # --- applying the plan ------------------------------------------------------------------------------
 
     def commit(self) -> int:
-        """Journal, release, settle, reserve (the class text); returns the number of trades settled."""
+        """Journal, release, settle, reserve, order rows (the class text); returns the trades settled."""
         tx = self.tx
         self.x._flush_journal(tx)
-        if self.release_first:
-            postings.release_many(tx.connection, self.release_first, tx.at)
-        if self.fills:
-            specs = [
-                SettlementSpec(
-                    trade_id=f.event.trade_id,
-                    modality=Modality.LISTED.value,
-                    instrument=f.event.instrument,
-                    quantity=f.event.quantity,
-                    price_fen=f.event.price_fen,
-                    buyer_account=f.event.buy_account,
-                    seller_account=f.event.sell_account,
-                    buyer_hold=f.buyer_hold,
-                    seller_hold=f.seller_hold,
-                    buy_order_id=f.event.buy_order_id,
-                    sell_order_id=f.event.sell_order_id,
-                    aggressor=f.event.aggressor.value,
-                )
-                for f in self.fills
-            ]
-            settle_batch(
-                tx.connection,
-                SETTLEMENT_ACTOR,
-                specs,
-                tx.at,
-                batch_id=settlement_batch_id(specs[0].trade_id),
-                close_holds=self.close,
+        specs = [
+            SettlementSpec(
+                trade_id=f.event.trade_id,
+                modality=Modality.LISTED.value,
+                instrument=f.event.instrument,
+                quantity=f.event.quantity,
+                price_fen=f.event.price_fen,
+                buyer_account=f.event.buy_account,
+                seller_account=f.event.sell_account,
+                buyer_hold=f.buyer_hold,
+                seller_hold=f.seller_hold,
+                buy_order_id=f.event.buy_order_id,
+                sell_order_id=f.event.sell_order_id,
+                aggressor=f.event.aggressor.value,
             )
-        resting = [
-            (order_id, r)
-            for order_id, r in self.reservations.items()
-            if not r.in_ledger and r.left > 0 and (self._order(order_id) or {}).get("status") == "open"
+            for f in self.fills
         ]
-        if resting:
-            self.x._hold_many(tx, [(self._order(order_id), r) for order_id, r in resting])  # type: ignore[misc]
-        self._remember()
+        resting = []
+        for order_id, reservation in self.reservations.items():
+            if reservation.in_ledger or reservation.left <= 0:
+                continue
+            order = self._order(order_id)
+            if order is not None and order["status"] == "open":
+                resting.append((order, reservation))
+        actor = tx.actor
+        operator = actor.superuser or actor.role in OPERATOR_ROLES
+        # What the ledger steps look up through SQLAlchemy is read before the pipeline
+        # (`ledger.store.pipelined` says why); serial numbers move through SQLAlchemy, so a
+        # batch of a serialised instrument (CCER) is sent one statement at a time.
+        instruments = {f.event.instrument for f in self.fills} | {o["instrument"] for o, _ in resting}
+        if instruments:
+            instruments.add(FUNDS_ID)
+        defined = self.x._defined
+        defined.update(postings.instrument_kinds(tx.connection, instruments - set(defined)))
+        kinds = {instrument: defined[instrument] for instrument in instruments}
+        plain = not any(
+            postings.is_serialised(tx.connection, instrument) for instrument in sorted(instruments)
+        )
+        with postings.pipelined(tx.connection, enabled=plain):
+            self._settle(specs, resting, kinds, operator)
+            # The order rows are written in the same pipeline, so `_flush_orders` finds none left.
+            self.x._flush_orders(tx)
+            self._remember()
+            tx.new_orders.clear()
+            tx.changed.clear()
         return len(self.fills)
+
+    def _settle(
+        self,
+        specs: list[SettlementSpec],
+        resting: list[tuple[dict[str, Any], _Reservation]],
+        kinds: dict[str, Any],
+        operator: bool,
+    ) -> None:
+        """The ledger side of the batch and its trade rows, in one `settle_batch`."""
+        tx = self.tx
+        settle_batch(
+            tx.connection,
+            SETTLEMENT_ACTOR,
+            specs,
+            tx.at,
+            batch_id=settlement_batch_id(specs[0].trade_id) if specs else "",
+            close_holds=self.close,
+            release=self.release_first,
+            holds=[
+                HoldSpec(
+                    reservation.hold_id,  # type: ignore[arg-type]
+                    HoldKind.ORDER,
+                    order["account"],
+                    FUNDS_ID if order["side"] == Side.BUY.value else order["instrument"],
+                    reservation.left,
+                    reason="exchange order",
+                )
+                for order, reservation in resting
+            ],
+            # Members reserve on their account's right; operators through the settlement authority.
+            hold_actor=SETTLEMENT_ACTOR if operator else tx.actor,
+            hold_authority=Authority.SETTLEMENT if operator else Authority.HOLDER,
+            kinds=kinds,
+            # Read by `_prefetch` in this transaction: the accounts of the batch's commands.
+            accounts=self.accounts,
+        )
 
     def _remember(self) -> None:
         """Keep each book's resting orders and reservations for the next batch (valid after commit)."""
@@ -1513,7 +1557,16 @@ def _text(body: dict[str, Any], name: str) -> str:
     return value.strip()
 
 
+# The usual spellings, looked up before the general parsing below.
+_SIDES = {"buy": Side.BUY, "sell": Side.SELL}
+_MODES = {None: MatchMode.AUTO, "auto": MatchMode.AUTO, "pick": MatchMode.PICK}
+# Parsing an instrument id is pure; a batch names the same few ids a thousand times.
+_parsed_instrument = functools.lru_cache(maxsize=1024)(parse_instrument)
+
+
 def _side(value: object) -> Side:
+    if type(value) is str and value in _SIDES:
+        return _SIDES[value]
     try:
         return Side(str(value).lower())
     except ValueError:
@@ -1521,6 +1574,8 @@ def _side(value: object) -> Side:
 
 
 def _mode(value: object) -> MatchMode:
+    if (value is None or type(value) is str) and value in _MODES:
+        return _MODES[value]
     try:
         return MatchMode(str(value or "auto").lower())
     except ValueError:

@@ -28,12 +28,13 @@ from sqlalchemy import Connection
 from carbonmarket.core.actors import Actor
 from carbonmarket.core.calendar import CHINA_STANDARD_TIME
 from carbonmarket.core.ids import derived_id
-from carbonmarket.core.instruments import FUNDS_ID
+from carbonmarket.core.instruments import FUNDS_ID, InstrumentKind
 from carbonmarket.core.results import Code, Refused
 from carbonmarket.exchange import store
 from carbonmarket.exchange.model import ListedRules, Modality
 from carbonmarket.registry import postings
-from carbonmarket.registry.postings import Authority, Move
+from carbonmarket.registry.model import Account
+from carbonmarket.registry.postings import Authority, HoldSpec, Move, Movement
 
 FEES_ACCOUNT = "CN-FEES"
 # Settlement ledger batches are named in the exchange's own space, apart from ids clients choose:
@@ -265,35 +266,49 @@ def settle_batch(
     *,
     batch_id: str,
     close_holds: Collection[str] = (),
+    release: Sequence[str] = (),
+    holds: Sequence[HoldSpec] = (),
+    hold_actor: Actor | None = None,
+    hold_authority: Authority = Authority.SETTLEMENT,
+    kinds: Mapping[str, InstrumentKind] | None = None,
+    accounts: Mapping[str, Account] | None = None,
 ) -> list[dict[str, Any]]:
-    """`settle_many` for a group commit, whose finished orders' holds are closed as they are spent.
+    """`settle_many` for a group commit: releases first, the trades, then new holds, as one group.
 
     A hold in `close_holds` belongs to an order the batch finished: its last fills spend it and
     what it still reserves is freed in the same linked batch (`postings.move_closing_holds`) — a
     sell's in the units batch, a buy's in the payments batch, so that buy's fee is paid from the
     funds just freed. Totals and holds end as `settle_many` followed by `release` would leave them.
+    `release` are holds of orders that ended without a fill (voided before the settlement), and
+    `holds` the reservations of the orders still resting after it (made last, by `hold_actor`):
+    the whole ledger side of a batch is one `postings.apply_group`.
+
+    A batch's fees are netted: one fee leg per paying account and hold (`_legs`); each trade's
+    row still records its own fees.
     """
-    if not trades:
-        return []
     closing = frozenset(close_holds)
-    legs = _legs(trades, at, closing)
-    spent_units = {m.hold_id for m in legs.units if m.hold_id}
-    spent_funds = {m.hold_id for m in legs.payments if m.hold_id}
-    postings.move_closing_holds(
-        connection, actor, batch_id, "trade", legs.units, at, Authority.SETTLEMENT, closing & spent_units
-    )
-    postings.move_closing_holds(
+    legs = _legs(trades, at, closing, net_fees=True)
+    movements = []
+    if trades:
+        spent_units = {m.hold_id for m in legs.units if m.hold_id}
+        spent_funds = {m.hold_id for m in legs.payments if m.hold_id}
+        movements.append(Movement(batch_id, "trade", legs.units, closing & spent_units))
+        movements.append(Movement(f"{batch_id}.pay", "trade_payment", legs.payments, closing & spent_funds))
+        if legs.fees:
+            movements.append(Movement(f"{batch_id}.fee", "fee", legs.fees))
+    postings.apply_group(
         connection,
-        actor,
-        f"{batch_id}.pay",
-        "trade_payment",
-        legs.payments,
         at,
-        Authority.SETTLEMENT,
-        closing & spent_funds,
+        release=release,
+        movements=movements,
+        actor=actor,
+        authority=Authority.SETTLEMENT,
+        holds=holds,
+        hold_actor=hold_actor,
+        hold_authority=hold_authority,
+        kinds=kinds,
+        accounts=accounts,
     )
-    if legs.fees:
-        postings.move(connection, actor, f"{batch_id}.fee", "fee", legs.fees, at, Authority.SETTLEMENT)
     store.insert_trades(connection, legs.rows)
     store.add_bought(connection, legs.bought)
     return legs.results
@@ -309,14 +324,19 @@ class _Legs:
     results: list[dict[str, Any]]
 
 
-def _legs(trades: Sequence[SettlementSpec], at: str, closing: frozenset[str]) -> _Legs:
+def _legs(
+    trades: Sequence[SettlementSpec], at: str, closing: frozenset[str], *, net_fees: bool = False
+) -> _Legs:
     """The three movements of every trade, the trades' rows and the units each buyer bought today.
 
-    A buyer's fee comes out of its hold, unless that hold is closed in the payments batch.
+    A buyer's fee comes out of its hold, unless that hold is closed in the payments batch. With
+    `net_fees`, the fees one account pays from one hold (or from what is available) are one leg,
+    in the order of the trades that first owed them.
     """
     rules = exchange_rules()
     legs = _Legs([], [], [], [], defaultdict(int), [])
     day = trading_day(at).isoformat()
+    netted: dict[tuple[str, str | None], int] = {}
     for trade in trades:
         _check_spec(trade)
         value = trade.price_fen * trade.quantity
@@ -333,10 +353,18 @@ def _legs(trades: Sequence[SettlementSpec], at: str, closing: frozenset[str]) ->
             Move(trade.buyer_account, trade.seller_account, FUNDS_ID, value, trade.buyer_hold)
         )
         fee_hold = None if trade.buyer_hold in closing else trade.buyer_hold
-        if buyer_fee:
-            legs.fees.append(Move(trade.buyer_account, FEES_ACCOUNT, FUNDS_ID, buyer_fee, fee_hold))
-        if seller_fee:
-            legs.fees.append(Move(trade.seller_account, FEES_ACCOUNT, FUNDS_ID, seller_fee))
+        if net_fees:
+            if buyer_fee:
+                key = (trade.buyer_account, fee_hold)
+                netted[key] = netted.get(key, 0) + buyer_fee
+            if seller_fee:
+                key = (trade.seller_account, None)
+                netted[key] = netted.get(key, 0) + seller_fee
+        else:
+            if buyer_fee:
+                legs.fees.append(Move(trade.buyer_account, FEES_ACCOUNT, FUNDS_ID, buyer_fee, fee_hold))
+            if seller_fee:
+                legs.fees.append(Move(trade.seller_account, FEES_ACCOUNT, FUNDS_ID, seller_fee))
         row = {
             "trade_id": trade.trade_id,
             "modality": trade.modality,
@@ -356,6 +384,9 @@ def _legs(trades: Sequence[SettlementSpec], at: str, closing: frozenset[str]) ->
         legs.rows.append(row)
         legs.bought[(trade.buyer_account, trade.instrument, day)] += trade.quantity
         legs.results.append({**row, "value_fen": value})
+    legs.fees.extend(
+        Move(account, FEES_ACCOUNT, FUNDS_ID, fee, hold_id) for (account, hold_id), fee in netted.items()
+    )
     return legs
 
 

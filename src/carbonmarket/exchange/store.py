@@ -7,19 +7,21 @@ building a statement costs more client CPU than sending it (bench/README.md).
 
 from __future__ import annotations
 
+import json
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Row, func, insert, or_, select, update
 
+from carbonmarket.db.raw import Sql
 from carbonmarket.db.tables_exchange import (
-    exchange_bought_today,
     exchange_bulk_intents,
     exchange_bulk_offers,
     exchange_orders,
     exchange_trades,
 )
+from carbonmarket.ledger.store import BulkInsert, BulkUpdate
 
 # The default and the largest page of any listing (rule 12).
 page_size_default = 100
@@ -52,15 +54,44 @@ ORDER_CHANGE_COLUMNS = (
     "reason",
 )
 
-_INSERT_ORDERS = insert(exchange_orders)
-_INSERT_TRADES = insert(exchange_trades)
-_UPDATE_ORDER = (
-    update(exchange_orders)
-    .where(exchange_orders.c.order_id == bindparam("k_order_id"))
-    .values({name: bindparam(f"v_{name}") for name in ORDER_CHANGE_COLUMNS})
+ORDER_COLUMNS = (
+    "order_id",
+    "account",
+    "instrument",
+    "side",
+    "mode",
+    "price_fen",
+    "quantity",
+    "remaining",
+    "filled",
+    "status",
+    "hold_id",
+    "placed_by",
+    "placed_at",
+    "updated_at",
+    "reason",
 )
-_ORDERS_BY_ID = select(exchange_orders).where(
-    exchange_orders.c.order_id.in_(bindparam("ids", expanding=True))
+_BIGINT = {"price_fen", "quantity", "remaining", "filled", "buyer_fee_fen", "seller_fee_fen"}
+
+
+def _typed(names: Sequence[str]) -> list[tuple[str, str]]:
+    return [(name, "bigint" if name in _BIGINT else "text") for name in names]
+
+
+# Group commit writes every order, trade and bought-today row of a batch: one statement each, rows
+# sent as columns straight to the driver (ledger/store.py `BulkInsert` says why).
+_INSERT_ORDERS = BulkInsert("exchange_orders", _typed(ORDER_COLUMNS))
+_order_values = operator.itemgetter(*ORDER_COLUMNS)
+_change_values = operator.itemgetter(*ORDER_CHANGE_COLUMNS)
+_UPDATE_ORDERS = BulkUpdate("exchange_orders", ("order_id", "text"), _typed(ORDER_CHANGE_COLUMNS))
+_ORDERS_BY_ID = Sql(
+    f"SELECT {', '.join(ORDER_COLUMNS)} FROM exchange_orders "
+    "WHERE order_id IN (SELECT value FROM json_each(:ids))"
+)
+# A join with the ids, not `= ANY(array)` (ledger/store.py `_READ_HOLDS_PG_TEXT` says why).
+_ORDERS_BY_ID_PG = Sql(
+    f"SELECT {', '.join('o.' + name for name in ORDER_COLUMNS)} FROM exchange_orders AS o "
+    "JOIN jsonb_array_elements_text(CAST(:ids AS jsonb)) AS k(id) ON o.order_id = k.id"
 )
 
 
@@ -68,34 +99,32 @@ _ORDERS_BY_ID = select(exchange_orders).where(
 
 
 def insert_orders(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Record new orders (one multi-row statement)."""
+    """Record new orders (one statement), each row with every column of ORDER_COLUMNS."""
     if rows:
-        connection.execute(_INSERT_ORDERS, list(rows))
+        _INSERT_ORDERS.run(connection, [_order_values(row) for row in rows])
 
 
-def orders_by_id(connection: Connection, order_ids: Sequence[str]) -> dict[str, Row[Any]]:
-    """The orders with these ids that exist."""
+def orders_by_id(connection: Connection, order_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The orders with these ids that exist, as column → value dicts (one statement)."""
     if not order_ids:
         return {}
-    return {row.order_id: row for row in connection.execute(_ORDERS_BY_ID, {"ids": list(order_ids)})}
+    ids = json.dumps(list(order_ids))
+    found = (_ORDERS_BY_ID_PG if connection.dialect.name == "postgresql" else _ORDERS_BY_ID).all(
+        connection, {"ids": ids}
+    )
+    return {row[0]: dict(zip(ORDER_COLUMNS, row, strict=True)) for row in found}
 
 
-def get_order(connection: Connection, order_id: str) -> Row[Any] | None:
-    """One order, or None."""
+def get_order(connection: Connection, order_id: str) -> dict[str, Any] | None:
+    """One order as a column → value dict, or None."""
     return orders_by_id(connection, [order_id]).get(order_id)
 
 
 def update_orders(connection: Connection, changes: Mapping[str, Mapping[str, Any]]) -> None:
-    """Write the changed columns of orders (every column of ORDER_CHANGE_COLUMNS, executemany)."""
+    """Write the changed columns of orders (every column of ORDER_CHANGE_COLUMNS, one statement)."""
     if not changes:
         return
-    connection.execute(
-        _UPDATE_ORDER,
-        [
-            {"k_order_id": order_id, **{f"v_{name}": values[name] for name in ORDER_CHANGE_COLUMNS}}
-            for order_id, values in changes.items()
-        ],
-    )
+    _UPDATE_ORDERS.run(connection, [(order_id, *_change_values(row)) for order_id, row in changes.items()])
 
 
 def orders(
@@ -136,23 +165,29 @@ def insert_trade(connection: Connection, **row: Any) -> None:
 
 
 def insert_trades(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Record trades (one multi-row statement); missing optional columns are NULL or 0."""
+    """Record trades (one statement); missing optional columns are NULL or 0."""
     if not rows:
         return
-    full = []
+    known = set(TRADE_COLUMNS)
     for row in rows:
-        unknown = set(row) - set(TRADE_COLUMNS)
-        if unknown:
-            raise AssertionError(f"unknown trade columns {sorted(unknown)}")
-        filled = {name: row.get(name) for name in TRADE_COLUMNS}
-        filled["buyer_fee_fen"] = filled["buyer_fee_fen"] or 0
-        filled["seller_fee_fen"] = filled["seller_fee_fen"] or 0
-        if filled["day"] is None:
+        if not known.issuperset(row):
+            raise AssertionError(f"unknown trade columns {sorted(set(row) - known)}")
+    filled = []
+    for row in rows:
+        values = [row.get(name) for name in TRADE_COLUMNS]
+        values[_BUYER_FEE] = values[_BUYER_FEE] or 0
+        values[_SELLER_FEE] = values[_SELLER_FEE] or 0
+        if values[_DAY] is None:
             from carbonmarket.exchange.settlement import trading_day
 
-            filled["day"] = trading_day(str(filled["at"])).isoformat()
-        full.append(filled)
-    connection.execute(_INSERT_TRADES, full)
+            values[_DAY] = trading_day(str(values[_AT])).isoformat()
+        filled.append(values)
+    _INSERT_TRADES.run(connection, filled)
+
+
+_INSERT_TRADES = BulkInsert("exchange_trades", _typed(TRADE_COLUMNS))
+_BUYER_FEE, _SELLER_FEE = TRADE_COLUMNS.index("buyer_fee_fen"), TRADE_COLUMNS.index("seller_fee_fen")
+_AT, _DAY = TRADE_COLUMNS.index("at"), TRADE_COLUMNS.index("day")
 
 
 def trades(
@@ -212,35 +247,43 @@ def bought_on(
     """Units each (account, instrument) bought on the trading day; missing pairs bought none."""
     if not keys:
         return {}
-    b = exchange_bought_today
     wanted = set(keys)
     accounts = sorted({account for account, _ in wanted})
-    rows = connection.execute(
-        select(b.c.account, b.c.instrument, b.c.quantity).where(b.c.day == day, b.c.account.in_(accounts))
-    )
-    found = {(r.account, r.instrument): int(r.quantity) for r in rows}
+    statement = _BOUGHT_PG if connection.dialect.name == "postgresql" else _BOUGHT
+    rows = statement.all(connection, {"day": day, "accounts": json.dumps(accounts)})
+    found = {(account, instrument): int(quantity) for account, instrument, quantity in rows}
     return {key: found.get(key, 0) for key in wanted}
+
+
+_BOUGHT = Sql(
+    "SELECT account, instrument, quantity FROM exchange_bought_today "
+    "WHERE day = :day AND account IN (SELECT value FROM json_each(:accounts))"
+)
+_BOUGHT_PG = Sql(
+    "SELECT b.account, b.instrument, b.quantity FROM exchange_bought_today AS b "
+    "JOIN jsonb_array_elements_text(CAST(:accounts AS jsonb)) AS k(account) ON b.account = k.account "
+    "WHERE b.day = :day"
+)
 
 
 def add_bought(connection: Connection, bought: Mapping[tuple[str, str, str], int]) -> None:
     """Add units bought to (account, instrument, day) rows, creating them as needed (an upsert)."""
-    if not bought:
-        return
-    b = exchange_bought_today
-    rows = [
-        {"account": a, "instrument": i, "day": d, "quantity": q}
-        for (a, i, d), q in sorted(bought.items())
-        if q
-    ]
-    if not rows:
-        return
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(b)
-    statement = statement.on_conflict_do_update(
-        index_elements=[b.c.account, b.c.instrument, b.c.day],
-        set_={"quantity": b.c.quantity + statement.excluded.quantity},
-    )
-    connection.execute(statement, rows)
+    keys = [key for key in sorted(bought) if bought[key]]
+    if keys:
+        _ADD_BOUGHT.run(connection, [(*key, bought[key]) for key in keys])
+
+
+# Keys are distinct (a mapping's), as one PostgreSQL upsert may touch a row only once.
+_UPSERT_BOUGHT = (
+    " ON CONFLICT (account, instrument, day) DO UPDATE SET quantity = exchange_bought_today.quantity "
+    "+ excluded.quantity"
+)
+_ADD_BOUGHT = BulkInsert(
+    "exchange_bought_today",
+    [("account", "text"), ("instrument", "text"), ("day", "text"), ("quantity", "bigint")],
+    postgres_suffix=_UPSERT_BOUGHT,
+    sqlite_suffix=_UPSERT_BOUGHT,
+)
 
 
 # --- bulk agreements ----------------------------------------------------------------------------------

@@ -52,8 +52,13 @@ def apply(
     at: str,
     is_retirement: IsRetirement,
     released: Mapping[Key, int] | None = None,
+    *,
+    with_ids: bool = True,
 ) -> Applied:
-    """Apply a linked batch: every leg or none (rule 5). Balances are locked in a fixed order."""
+    """Apply a linked batch: every leg or none (rule 5). Balances are locked in a fixed order.
+
+    Without `with_ids` the legs' transfer ids are not read back (`Applied.transfer_ids` is empty).
+    """
     keys = keys_touched(legs)
     current = store.lock_balances(connection, keys)
     if len(current) < len(keys):
@@ -62,7 +67,7 @@ def apply(
         store.ensure_balances(connection, keys)
         current = store.lock_balances(connection, keys)
     store.write_balances(connection, balance_changes(legs, current, released or {}))
-    ids = store.insert_legs(connection, batch_id, legs, at)
+    ids = store.insert_legs(connection, batch_id, legs, at, with_ids=with_ids)
     _update_supply(connection, legs, is_retirement)
     serials = {
         index: _move_serials(connection, leg)
@@ -87,6 +92,11 @@ def _update_supply(connection: Connection, legs: Sequence[Leg], is_retirement: I
             delta[1] -= leg.quantity
     for instrument, (issued, retired) in by_instrument.items():
         store.add_to_supply(connection, instrument, issued, retired)
+
+
+def serialised(connection: Connection, instrument_id: str) -> bool:
+    """Whether the instrument's units carry serial numbers (CCER); read once per process."""
+    return _is_serialised(connection, instrument_id)
 
 
 def known_serialised(instrument_id: str) -> bool | None:
@@ -207,6 +217,8 @@ def apply_closing_holds(
     at: str,
     is_retirement: IsRetirement,
     close: Iterable[str],
+    *,
+    with_ids: bool = True,
 ) -> Applied:
     """`apply_consuming_holds`, and the holds in `close` are posted: what they still reserve after
     this batch's legs is released in the same batch, as `post_hold` releases the rest of a hold.
@@ -245,7 +257,7 @@ def apply_closing_holds(
             resolved.append((hold_id, HoldStatus.POSTED.value, posted_total))
         else:
             posted[hold_id] = posted_total
-    applied = apply(connection, batch_id, legs, at, is_retirement, released=released)
+    applied = apply(connection, batch_id, legs, at, is_retirement, released=released, with_ids=with_ids)
     store.resolve_holds(connection, resolved, at)
     store.consume_holds(connection, posted)
     return Applied(applied.transfer_ids, applied.serials)
@@ -259,8 +271,12 @@ def create_holds(connection: Connection, requests: Sequence[HoldRequest], at: st
         key = (request.account, request.instrument)
         wanted[key] = wanted.get(key, 0) + request.quantity
     keys = sorted(wanted)
-    store.ensure_balances(connection, keys)
     current = store.lock_balances(connection, keys)
+    if len(current) < len(keys):
+        # A reservation of an instrument the account never held: the row is made at zero (and the
+        # refusal below follows), then everything is locked again in key order.
+        store.ensure_balances(connection, keys)
+        current = store.lock_balances(connection, keys)
     for key in keys:
         if wanted[key] > current[key].available:
             raise Refused(
@@ -272,21 +288,22 @@ def create_holds(connection: Connection, requests: Sequence[HoldRequest], at: st
     store.write_balances(
         connection, {key: Balance(current[key].total, current[key].held + wanted[key]) for key in keys}
     )
-    store.insert_holds(
+    pending = HoldStatus.PENDING.value
+    store.insert_hold_rows(
         connection,
         [
-            {
-                "id": r.hold_id,
-                "kind": r.kind.value,
-                "account_id": r.account,
-                "instrument_id": r.instrument,
-                "quantity": r.quantity,
-                "pledgee_account": r.pledgee,
-                "status": HoldStatus.PENDING.value,
-                "expires_at": r.expires_at,
-                "reason": r.reason,
-                "created_at": at,
-            }
+            (
+                r.hold_id,
+                r.kind.value,
+                r.account,
+                r.instrument,
+                r.quantity,
+                r.pledgee,
+                pending,
+                r.expires_at,
+                r.reason,
+                at,
+            )
             for r in requests
         ],
     )

@@ -2,40 +2,215 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import contextlib
+import json
+import operator
+from collections import namedtuple
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Row, bindparam, event, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from carbonmarket.db.raw import Sql, SqlByArity
 from carbonmarket.db.tables import balances, holds, instruments, serial_blocks, transfers
 from carbonmarket.ledger.model import Balance, Key, Leg, LegKind
 
+# --- statements for many rows ------------------------------------------------------------------
+#
+# The group commit of the exchange writes thousands of rows per transaction (order, hold, journal,
+# trade rows). SQLAlchemy's executemany costs the client ~15 µs per row (parameter processing) and,
+# with psycopg, the server one execution per row; psycopg's array parameters are dumped by Python
+# code that escapes every quote of every string (30 ms for 1,000 journal rows). These send the rows
+# straight to the driver (db/raw.py says why): on PostgreSQL as one JSON array of row arrays in a
+# statement of fixed text (`jsonb_array_elements`, prepared once, one execution for any number of
+# rows; the encoding is the standard library's C encoder); on SQLite as one driver executemany of
+# the same row tuples. Values are str, int or None, in the column order given.
+
+_encode_rows = json.JSONEncoder(separators=(",", ":")).encode
+
+
+class BulkInsert:
+    """`INSERT INTO table (columns)` of many rows (tuples in column order); columns are (name, SQL type)."""
+
+    __slots__ = ("_postgres", "_sqlite")
+
+    def __init__(
+        self,
+        table: str,
+        columns: Sequence[tuple[str, str]],
+        *,
+        postgres_suffix: str = "",
+        sqlite_suffix: str = "",
+    ) -> None:
+        names = ", ".join(name for name, _ in columns)
+        values = ", ".join(f"CAST(r->>{index} AS {type_})" for index, (_, type_) in enumerate(columns))
+        self._postgres = Sql(
+            f"INSERT INTO {table} ({names}) SELECT {values} "
+            f"FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS r{postgres_suffix}"
+        )
+        slots = ", ".join(f"?{index}" for index in range(1, len(columns) + 1))
+        self._sqlite = Sql(f"INSERT INTO {table} ({names}) VALUES ({slots}){sqlite_suffix}")
+
+    def run(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert the rows, in one statement."""
+        if not rows:
+            return
+        if connection.dialect.name == "postgresql":
+            self._postgres.run(connection, {"rows": _encode_rows(rows)})
+        else:
+            self._sqlite.execute_many(connection, rows)  # type: ignore[arg-type]
+
+
+class BulkUpdate:
+    """`UPDATE table SET columns WHERE key = ...` for many rows, each a tuple (key, then the columns).
+
+    Keys must be distinct: PostgreSQL applies one joined row per target row.
+    """
+
+    __slots__ = ("_postgres", "_sqlite")
+
+    def __init__(self, table: str, key: tuple[str, str], columns: Sequence[tuple[str, str]]) -> None:
+        every = [key, *columns]
+        values = ", ".join(
+            f"CAST(r->>{index} AS {type_}) AS {name}" for index, (name, type_) in enumerate(every)
+        )
+        sets = ", ".join(f"{name} = u.{name}" for name, _ in columns)
+        self._postgres = Sql(
+            f"UPDATE {table} AS t SET {sets} FROM (SELECT {values} "
+            f"FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS r) AS u WHERE t.{key[0]} = u.{key[0]}"
+        )
+        slots = ", ".join(f"{name} = ?{index}" for index, (name, _) in enumerate(columns, start=2))
+        self._sqlite = Sql(f"UPDATE {table} SET {slots} WHERE {key[0]} = ?1")
+
+    def run(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> None:
+        """Update the rows, in one statement."""
+        if not rows:
+            return
+        if connection.dialect.name == "postgresql":
+            self._postgres.run(connection, {"rows": _encode_rows(rows)})
+        else:
+            self._sqlite.execute_many(connection, rows)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def pipelined(connection: Connection, *, enabled: bool = True) -> Iterator[None]:
+    """On PostgreSQL, send the block's statements without waiting for each one's answer.
+
+    psycopg's pipeline mode: a statement is sent and the client goes on building the next while
+    the server runs it; a statement whose rows are read waits for everything sent before it, so
+    the order and the outcome are those of sending them one by one. A group commit writes most
+    of its rows after its last read, so the server's work overlaps the client's.
+
+    Only statements sent through `db.raw.Sql` (and this module's bulk statements) may run in the
+    block: a SQLAlchemy statement's rows are not there before the pipeline syncs, so a SELECT
+    through SQLAlchemy would see none. Driver errors of statements sent in the block surface at
+    its end (or at the next read) and are re-raised as SQLAlchemy's, as `db.raw` does.
+    """
+    if not enabled or connection.dialect.name != "postgresql":
+        yield
+        return
+    dbapi_error = connection.dialect.loaded_dbapi.Error
+    driver = connection.connection.driver_connection
+    assert driver is not None, "a connection inside a transaction has its driver connection"
+    # The rule above, enforced: a SQLAlchemy statement in the block fails loudly instead of
+    # quietly reading nothing.
+    event.listen(connection, "before_cursor_execute", _refuse_inside_pipeline)
+    try:
+        with driver.pipeline():
+            yield
+    except dbapi_error as error:
+        raise DBAPIError.instance(
+            "(statements of a pipeline)", None, error, dbapi_error, dialect=connection.dialect
+        ) from error
+    finally:
+        event.remove(connection, "before_cursor_execute", _refuse_inside_pipeline)
+
+
+def _refuse_inside_pipeline(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    """Writes through SQLAlchemy are fine in a pipeline; a statement that returns rows is not."""
+    text = statement.lstrip().upper()
+    if text.startswith(("SELECT", "WITH")) or " RETURNING " in text:
+        raise AssertionError(
+            "a SQLAlchemy statement that reads rows inside ledger.store.pipelined would read none; "
+            f"send it through db.raw instead: {statement[:80]!r}"
+        )
+
 
 def ensure_balances(connection: Connection, keys: Sequence[Key]) -> None:
     """Create zero balance rows that do not exist yet, in key order (so inserts never deadlock)."""
-    if not keys:
-        return
-    rows = [{"account_id": a, "instrument_id": i, "total": 0, "held": 0} for a, i in keys]
-    dialect = connection.dialect.name
-    statement: Any
-    if dialect == "postgresql":
-        statement = postgresql.insert(balances).on_conflict_do_nothing()
-    else:
-        statement = sqlite.insert(balances).on_conflict_do_nothing()
-    connection.execute(statement, rows)
+    if keys:
+        _ENSURE_BALANCES.run(connection, [(account, instrument, 0, 0) for account, instrument in keys])
+
+
+_ENSURE_BALANCES = BulkInsert(
+    "balances",
+    [("account_id", "text"), ("instrument_id", "text"), ("total", "bigint"), ("held", "bigint")],
+    postgres_suffix=" ON CONFLICT DO NOTHING",
+    sqlite_suffix=" ON CONFLICT DO NOTHING",
+)
 
 
 def lock_balances(connection: Connection, keys: Sequence[Key]) -> dict[Key, Balance]:
-    """Read and lock the balances in key order; concurrent batches queue instead of deadlocking."""
-    return _select_balances(connection, keys, lock=True)
+    """Read and lock the balances in key order; concurrent batches queue instead of deadlocking.
+
+    Inside `deferred_balances`, keys locked earlier in the block come from memory.
+    """
+    deferred: _Deferred | None = connection.info.get(_DEFERRED)
+    if deferred is None:
+        return _select_balances(connection, keys, lock=True)
+    missing = [key for key in keys if key not in deferred.values]
+    if missing:
+        deferred.values.update(_select_balances(connection, missing, lock=True))
+    return {key: deferred.values[key] for key in keys if key in deferred.values}
+
+
+_DEFERRED = "carbonmarket_deferred_balances"
+
+
+class _Deferred:
+    """The balances a `deferred_balances` block locked, as its steps left them, and which changed;
+    and the holds it locked (None: no such hold), as its steps left them."""
+
+    __slots__ = ("changed", "holds", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[Key, Balance] = {}
+        self.changed: set[Key] = set()
+        self.holds: dict[str, Any] = {}
+
+
+@contextlib.contextmanager
+def deferred_balances(connection: Connection) -> Iterator[None]:
+    """Within the block, each balance is locked once and written once, when the block ends.
+
+    A group commit runs several ledger steps over the same balances (releases, three settlement
+    batches, new holds); each step still reads the balances as the steps before it left them and
+    runs its checks on them (`balance_changes`, `create_holds`), only the statements are saved:
+    one lock of each key, then one write of every changed row. The rows are locked from their
+    first read, so nothing else can change them in between. A block inside a block joins it.
+
+    Holds locked in the block are remembered the same way (their changes are still written at
+    once): a later step that locks them again reads them as the earlier steps left them, without
+    a statement, so a caller that locks everything first sends no read after that.
+    """
+    if _DEFERRED in connection.info:
+        yield
+        return
+    deferred = _Deferred()
+    connection.info[_DEFERRED] = deferred
+    try:
+        yield
+        del connection.info[_DEFERRED]
+        _write_balances(connection, {key: deferred.values[key] for key in sorted(deferred.changed)})
+    finally:
+        connection.info.pop(_DEFERRED, None)
 
 
 def _select_balances(connection: Connection, keys: Sequence[Key], *, lock: bool) -> dict[Key, Balance]:
     """Balances of the keys, in key order; locked with FOR UPDATE on PostgreSQL when `lock`.
 
-    PostgreSQL gets the keys as two arrays joined to the primary key, so a batch of 100,000 keys is
+    PostgreSQL gets the keys as one JSON array joined to the primary key, so a batch of 100,000 keys is
     100,000 index look-ups; a row-value IN list of that size makes the planner test every row of
     the instrument against every pair (quadratic, bench/compliance.md). SQLite takes its write lock
     at BEGIN and gets IN lists in slices within its limit on bound variables.
@@ -44,8 +219,7 @@ def _select_balances(connection: Connection, keys: Sequence[Key], *, lock: bool)
         return {}
     if connection.dialect.name == "postgresql":
         statement = _LOCK_BALANCES_PG if lock else _READ_BALANCES_PG
-        parameters = {"accounts": [a for a, _ in keys], "instruments": [i for _, i in keys]}
-        rows = statement.all(connection, parameters)
+        rows = statement.all(connection, {"keys": _encode_rows(keys)})
     else:
         rows = []
         for start in range(0, len(keys), sqlite_keys_per_statement_max):
@@ -78,7 +252,8 @@ _LOCK_BALANCES = SqlByArity(
 )
 _BALANCES_BY_KEY_PG = (
     "SELECT b.account_id, b.instrument_id, b.total, b.held FROM balances AS b "
-    "JOIN unnest(CAST(:accounts AS text[]), CAST(:instruments AS text[])) AS k(account_id, instrument_id) "
+    "JOIN (SELECT r->>0 AS account_id, r->>1 AS instrument_id "
+    "FROM jsonb_array_elements(CAST(:keys AS jsonb)) AS r) AS k "
     "ON b.account_id = k.account_id AND b.instrument_id = k.instrument_id "
     "ORDER BY b.account_id, b.instrument_id"
 )
@@ -94,11 +269,27 @@ _WRITE_BALANCE = Sql(
 
 def read_balances(connection: Connection, keys: Sequence[Key]) -> dict[Key, Balance]:
     """Read balances without locking them (for checks and displays, not for writing)."""
-    return _select_balances(connection, keys, lock=False)
+    deferred: _Deferred | None = connection.info.get(_DEFERRED)
+    if deferred is None:
+        return _select_balances(connection, keys, lock=False)
+    found = _select_balances(connection, [key for key in keys if key not in deferred.values], lock=False)
+    found.update((key, deferred.values[key]) for key in keys if key in deferred.values)
+    return found
 
 
 def write_balances(connection: Connection, changes: Mapping[Key, Balance]) -> None:
     """Store new cached balances (the CHECK constraints are the last line of defence)."""
+    deferred: _Deferred | None = connection.info.get(_DEFERRED)
+    if deferred is not None:
+        deferred.values.update(changes)
+        deferred.changed.update(changes)
+        return
+    _write_balances(connection, changes)
+
+
+def _write_balances(connection: Connection, changes: Mapping[Key, Balance]) -> None:
+    if not changes:
+        return
     rows = [
         {"k_account": a, "k_instrument": i, "v_total": b.total, "v_held": b.held}
         for (a, i), b in changes.items()
@@ -107,34 +298,34 @@ def write_balances(connection: Connection, changes: Mapping[Key, Balance]) -> No
         _WRITE_BALANCE.run(connection, rows[0])
     elif connection.dialect.name == "postgresql":
         # One statement of fixed text for any number of rows (they are locked already, in key order).
-        _WRITE_BALANCES_PG.run(
-            connection,
-            {
-                "accounts": [r["k_account"] for r in rows],
-                "instruments": [r["k_instrument"] for r in rows],
-                "totals": [r["v_total"] for r in rows],
-                "helds": [r["v_held"] for r in rows],
-            },
-        )
+        encoded = _encode_rows([(r["k_account"], r["k_instrument"], r["v_total"], r["v_held"]) for r in rows])
+        _WRITE_BALANCES_PG.run(connection, {"rows": encoded})
     else:
         _WRITE_BALANCE.execute_many(connection, rows)
 
 
 _WRITE_BALANCES_PG = Sql(
     "UPDATE balances AS b SET total = u.total, held = u.held "
-    "FROM unnest(CAST(:accounts AS text[]), CAST(:instruments AS text[]), CAST(:totals AS bigint[]), "
-    "CAST(:helds AS bigint[])) AS u(account_id, instrument_id, total, held) "
+    "FROM (SELECT r->>0 AS account_id, r->>1 AS instrument_id, CAST(r->>2 AS bigint) AS total, "
+    "CAST(r->>3 AS bigint) AS held FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS r) AS u "
     "WHERE b.account_id = u.account_id AND b.instrument_id = u.instrument_id"
 )
 
 
 def insert_legs(
-    connection: Connection, batch_id: str, legs: Sequence[Leg], at: str, first_leg: int = 0
+    connection: Connection,
+    batch_id: str,
+    legs: Sequence[Leg],
+    at: str,
+    first_leg: int = 0,
+    *,
+    with_ids: bool = True,
 ) -> list[int]:
-    """Append the legs as transfer rows and return their ids, in leg order.
+    """Append the legs as transfer rows and return their ids, in leg order (none: `with_ids` False).
 
-    One leg is one INSERT; a batch of many legs is one executemany with RETURNING in parameter
-    order, so a year's allocation of thousands of legs costs a few round trips, not thousands.
+    One leg is one INSERT; a batch of many legs is one statement, so a year's allocation of
+    thousands of legs costs a few round trips, not thousands. Without ids nothing is read back,
+    so the statement does not wait for the server inside a pipeline (`pipelined`).
     """
     rows = [
         {
@@ -151,6 +342,12 @@ def insert_legs(
         }
         for number, leg in enumerate(legs, start=first_leg)
     ]
+    if not with_ids:
+        if connection.dialect.name == "postgresql":
+            _INSERT_LEGS_PG_QUIET.run(connection, {"batch_id": batch_id, "at": at, "legs": _leg_json(rows)})
+        else:
+            _INSERT_LEGS.run(connection, [_leg_values(row) for row in rows])
+        return []
     if len(rows) == 1:
         inserted = _INSERT_LEG.one(connection, rows[0])
         assert inserted is not None, "INSERT ... RETURNING returns the new row's id"
@@ -163,37 +360,58 @@ def insert_legs(
             _LEG_IDS, {"batch_id": batch_id, "first": first_leg, "last": first_leg + len(rows) - 1}
         )
         return [int(row[0]) for row in found]
-    # PostgreSQL: the legs as arrays in one statement of fixed text (prepared once, parsed once),
-    # instead of a VALUES list whose text grows with the batch and is parsed anew every time.
-    # Rows come back with their leg number, so ids are put in leg order without trusting the
-    # order RETURNING happens to use.
-    columns = {
-        "batch_id": batch_id,
-        "at": at,
-        "legs": [r["leg"] for r in rows],
-        "kinds": [r["kind"] for r in rows],
-        "debits": [r["debit_account"] for r in rows],
-        "credits": [r["credit_account"] for r in rows],
-        "instruments": [r["instrument_id"] for r in rows],
-        "quantities": [r["quantity"] for r in rows],
-        "hold_ids": [r["hold_id"] for r in rows],
-        "reverses": [r["reverses_id"] for r in rows],
-    }
-    by_leg = {int(leg): int(new_id) for new_id, leg in _INSERT_LEGS_PG.all(connection, columns)}
+    # PostgreSQL: the legs as one JSON array in one statement of fixed text (prepared once, parsed
+    # once; `BulkInsert` says why), instead of a VALUES list whose text grows with the batch. Rows
+    # come back with their leg number, so ids are put in leg order without trusting the order
+    # RETURNING happens to use.
+    returned = _INSERT_LEGS_PG.all(connection, {"batch_id": batch_id, "at": at, "legs": _leg_json(rows)})
+    by_leg = {int(leg): int(new_id) for new_id, leg in returned}
     return [by_leg[number] for number in range(first_leg, first_leg + len(rows))]
 
 
-_INSERT_LEGS_PG = Sql(
+def _leg_json(rows: Sequence[Mapping[str, Any]]) -> str:
+    return _encode_rows(
+        [
+            (
+                r["leg"],
+                r["kind"],
+                r["debit_account"],
+                r["credit_account"],
+                r["instrument_id"],
+                r["quantity"],
+                r["hold_id"],
+                r["reverses_id"],
+            )
+            for r in rows
+        ]
+    )
+
+
+_INSERT_LEGS_PG_TEXT = (
     "INSERT INTO transfers (batch_id, leg, kind, debit_account, credit_account, instrument_id, quantity, "
     "hold_id, reverses_id, at) "
-    "SELECT :batch_id, u.leg, u.kind, u.debit, u.credit, u.instrument, u.quantity, u.hold_id, "
-    "u.reverses, :at "
-    "FROM unnest(CAST(:legs AS integer[]), CAST(:kinds AS text[]), CAST(:debits AS text[]), "
-    "CAST(:credits AS text[]), CAST(:instruments AS text[]), CAST(:quantities AS bigint[]), "
-    "CAST(:hold_ids AS text[]), CAST(:reverses AS bigint[])) "
-    "AS u(leg, kind, debit, credit, instrument, quantity, hold_id, reverses) "
-    "RETURNING id, leg"
+    "SELECT :batch_id, CAST(r->>0 AS integer), r->>1, r->>2, r->>3, r->>4, CAST(r->>5 AS bigint), r->>6, "
+    "CAST(r->>7 AS bigint), :at FROM jsonb_array_elements(CAST(:legs AS jsonb)) AS r"
 )
+_INSERT_LEGS_PG_QUIET = Sql(_INSERT_LEGS_PG_TEXT)
+_LEG_COLUMNS = (
+    "batch_id",
+    "leg",
+    "kind",
+    "debit_account",
+    "credit_account",
+    "instrument_id",
+    "quantity",
+    "hold_id",
+    "reverses_id",
+    "at",
+)
+_leg_values = operator.itemgetter(*_LEG_COLUMNS)
+_INSERT_LEGS = BulkInsert(
+    "transfers",
+    [(name, "bigint" if name in ("leg", "quantity", "reverses_id") else "text") for name in _LEG_COLUMNS],
+)
+_INSERT_LEGS_PG = Sql(_INSERT_LEGS_PG_TEXT + " RETURNING id, leg")
 
 
 _LEG_IDS = (
@@ -369,60 +587,135 @@ def lock_hold(connection: Connection, hold_id: str) -> Row[Any] | None:
     return connection.execute(query).first()
 
 
+HOLD_COLUMNS = (
+    "id",
+    "kind",
+    "account_id",
+    "instrument_id",
+    "quantity",
+    "pledgee_account",
+    "status",
+    "expires_at",
+    "posted_quantity",
+    "reason",
+    "created_at",
+    "resolved_at",
+)
+# A hold as `lock_holds` and `read_holds` return it: its columns by name, like a row.
+HoldRow = namedtuple("HoldRow", HOLD_COLUMNS)  # type: ignore[misc]
+_HOLD_TYPES = [
+    (name, "bigint" if name in ("quantity", "posted_quantity") else "text") for name in HOLD_COLUMNS
+]
+_INSERTED_HOLD_COLUMNS = tuple(
+    name for name in HOLD_COLUMNS if name not in ("posted_quantity", "resolved_at")
+)
+
+
 def insert_holds(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Record many new pending holds in one executemany (`postings.hold_many`)."""
+    """Record many new pending holds in one statement (`postings.hold_many`)."""
+    insert_hold_rows(connection, [tuple(row.get(name) for name in _INSERTED_HOLD_COLUMNS) for row in rows])
+
+
+def insert_hold_rows(connection: Connection, rows: Sequence[Sequence[Any]]) -> None:
+    """`insert_holds` for rows given as tuples in the order of `_INSERTED_HOLD_COLUMNS`."""
     if rows:
-        connection.execute(insert(holds), list(rows))
+        _INSERT_HOLDS.run(connection, rows)
+        deferred: _Deferred | None = connection.info.get(_DEFERRED)
+        if deferred is not None:
+            # Forget that these ids had no hold: a later lock reads the new rows.
+            for row in rows:
+                deferred.holds.pop(row[0], None)
 
 
-def lock_holds(connection: Connection, hold_ids: Iterable[str]) -> dict[str, Row[Any]]:
-    """Read many holds in one statement, locked in id order on PostgreSQL (no deadlocks between batches)."""
+_INSERT_HOLDS = BulkInsert("holds", [c for c in _HOLD_TYPES if c[0] in _INSERTED_HOLD_COLUMNS])
+
+
+def lock_holds(connection: Connection, hold_ids: Iterable[str]) -> dict[str, Any]:
+    """Read many holds in one statement, locked in id order on PostgreSQL (no deadlocks between batches).
+
+    Inside `deferred_balances`, holds locked earlier in the block come from memory.
+    """
+    deferred: _Deferred | None = connection.info.get(_DEFERRED)
+    if deferred is None:
+        return _select_holds(connection, hold_ids, lock=True)
+    wanted = set(hold_ids)
+    missing = wanted - set(deferred.holds)
+    if missing:
+        found = _select_holds(connection, missing, lock=True)
+        deferred.holds.update((hold_id, found.get(hold_id)) for hold_id in missing)
+    return {
+        hold_id: deferred.holds[hold_id] for hold_id in sorted(wanted) if deferred.holds[hold_id] is not None
+    }
+
+
+def read_holds(connection: Connection, hold_ids: Iterable[str]) -> dict[str, Any]:
+    """Read many holds in one statement without locking them (inside `deferred_balances`, those
+    the block locked come from memory)."""
+    deferred: _Deferred | None = connection.info.get(_DEFERRED)
+    if deferred is None:
+        return _select_holds(connection, hold_ids, lock=False)
+    wanted = set(hold_ids)
+    found = _select_holds(connection, wanted - set(deferred.holds), lock=False)
+    found.update((h, deferred.holds[h]) for h in wanted if deferred.holds.get(h) is not None)
+    return {hold_id: found[hold_id] for hold_id in sorted(found)}
+
+
+def _remember_holds(connection: Connection, changes: Iterable[tuple[str, dict[str, Any]]]) -> None:
+    """Inside `deferred_balances`, keep the remembered holds as the statements leave them."""
+    deferred: _Deferred | None = connection.info.get(_DEFERRED)
+    if deferred is None:
+        return
+    for hold_id, values in changes:
+        current = deferred.holds.get(hold_id)
+        if current is not None:
+            deferred.holds[hold_id] = current._replace(**values)
+
+
+def _select_holds(connection: Connection, hold_ids: Iterable[str], *, lock: bool) -> dict[str, Any]:
     ids = sorted(set(hold_ids))
     if not ids:
         return {}
-    query = _LOCK_HOLDS_PG if connection.dialect.name == "postgresql" else _LOCK_HOLDS
-    return {row.id: row for row in connection.execute(query, {"ids": ids})}
-
-
-def read_holds(connection: Connection, hold_ids: Iterable[str]) -> dict[str, Row[Any]]:
-    """Read many holds in one statement without locking them."""
-    ids = sorted(set(hold_ids))
-    if not ids:
-        return {}
-    return {row.id: row for row in connection.execute(_LOCK_HOLDS, {"ids": ids})}
+    if connection.dialect.name == "postgresql":
+        rows = (_LOCK_HOLDS_PG if lock else _READ_HOLDS_PG).all(connection, {"ids": _encode_rows(ids)})
+    else:
+        rows = _READ_HOLDS.all(connection, {"ids": json.dumps(ids)})
+    return {row[0]: HoldRow(*row) for row in rows}
 
 
 def consume_holds(connection: Connection, posted_totals: Mapping[str, int]) -> None:
-    """`consume_hold` for many holds in one executemany."""
+    """`consume_hold` for many holds in one statement."""
     if posted_totals:
-        connection.execute(
-            _CONSUME_HOLD, [{"k_id": hold_id, "v_posted": total} for hold_id, total in posted_totals.items()]
-        )
+        _CONSUME_HOLDS.run(connection, list(posted_totals.items()))
+        _remember_holds(connection, ((h, {"posted_quantity": q}) for h, q in posted_totals.items()))
 
 
 def resolve_holds(connection: Connection, resolved: Sequence[tuple[str, str, int | None]], at: str) -> None:
-    """`resolve_hold` for many (hold id, status, posted) in one executemany."""
+    """`resolve_hold` for many (hold id, status, posted) in one statement."""
     if resolved:
-        connection.execute(
-            _RESOLVE_HOLD,
-            [
-                {"k_id": hold_id, "v_status": status, "v_at": at, "v_posted": posted}
-                for hold_id, status, posted in resolved
-            ],
+        _RESOLVE_HOLDS.run(
+            connection, [(hold_id, status, at, posted) for hold_id, status, posted in resolved]
+        )
+        _remember_holds(
+            connection,
+            ((h, {"status": st, "resolved_at": at, "posted_quantity": q}) for h, st, q in resolved),
         )
 
 
-_LOCK_HOLDS = select(holds).where(holds.c.id.in_(bindparam("ids", expanding=True))).order_by(holds.c.id)
-_LOCK_HOLDS_PG = _LOCK_HOLDS.with_for_update()
-_CONSUME_HOLD = (
-    update(holds).where(holds.c.id == bindparam("k_id")).values(posted_quantity=bindparam("v_posted"))
+_READ_HOLDS = Sql(
+    f"SELECT {', '.join(HOLD_COLUMNS)} FROM holds WHERE id IN (SELECT value FROM json_each(:ids)) ORDER BY id"
 )
-_RESOLVE_HOLD = (
-    update(holds)
-    .where(holds.c.id == bindparam("k_id"))
-    .values(
-        status=bindparam("v_status"), resolved_at=bindparam("v_at"), posted_quantity=bindparam("v_posted")
-    )
+# A join with the ids rather than `id = ANY(array)`: with stale statistics (a table that grew since
+# it was analysed) the planner may scan the table and test every row against every id, which
+# costs ids × rows; the join is a hash or an index look-up per id either way.
+_READ_HOLDS_PG_TEXT = (
+    f"SELECT {', '.join('h.' + name for name in HOLD_COLUMNS)} FROM holds AS h "
+    "JOIN jsonb_array_elements_text(CAST(:ids AS jsonb)) AS k(id) ON h.id = k.id ORDER BY h.id"
+)
+_READ_HOLDS_PG = Sql(_READ_HOLDS_PG_TEXT)
+_LOCK_HOLDS_PG = Sql(_READ_HOLDS_PG_TEXT + " FOR UPDATE OF h")
+_CONSUME_HOLDS = BulkUpdate("holds", ("id", "text"), [("posted_quantity", "bigint")])
+_RESOLVE_HOLDS = BulkUpdate(
+    "holds", ("id", "text"), [("status", "text"), ("resolved_at", "text"), ("posted_quantity", "bigint")]
 )
 
 

@@ -18,9 +18,10 @@ Who may move units is said by `Authority`:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -31,7 +32,7 @@ from carbonmarket.core.actors import Actor, Permission, Role, require_right, req
 from carbonmarket.core.ids import check_id, derived_id
 from carbonmarket.core.instruments import FUNDS_ID, InstrumentKind, parse_instrument
 from carbonmarket.core.results import Code, Refused
-from carbonmarket.core.units import amount_max_fen, parse_quantity
+from carbonmarket.core.units import amount_max_fen, parse_quantity, quantity_max_t
 from carbonmarket.ledger import service as ledger
 from carbonmarket.ledger import store as ledger_store
 from carbonmarket.ledger.model import (
@@ -126,6 +127,7 @@ def _move(
     at: str,
     authority: Authority,
     close: frozenset[str],
+    lookups: _Lookups | None = None,
 ) -> dict[str, Any]:
     _check_transaction_id(transaction_id)
     if not moves:
@@ -135,29 +137,54 @@ def _move(
             Code.QUANTITY_TOO_LARGE, f"a batch carries at most {moves_per_batch_max} moves, not {len(moves)}"
         )
     _require_authority(actor, authority, "moving units")
-    kinds = _instrument_kinds(connection, {m.instrument for m in moves})
-    accounts = store.get_accounts(
-        connection, sorted({m.from_account for m in moves} | {m.to_account for m in moves})
-    )
+    if lookups is None:
+        lookups = _Lookups(
+            store.get_accounts(
+                connection, sorted({m.from_account for m in moves} | {m.to_account for m in moves})
+            ),
+            _instrument_kinds(connection, {m.instrument for m in moves}),
+        )
+    else:
+        wanted = {m.instrument for m in moves} - set(lookups.kinds)
+        if wanted:
+            lookups.kinds.update(_instrument_kinds(connection, wanted))
+    accounts, kinds = lookups.accounts, lookups.kinds
+    # The UK checks of each move, in its order. An account's own checks do not depend on the move,
+    # so each runs once per sender and once per receiver and instrument kind (a passed check is
+    # remembered; a failed one refuses at the first move that needs it, as move by move).
+    senders: dict[str, Account] = {}
+    receivers: dict[tuple[str, InstrumentKind], Account] = {}
     legs: list[Leg] = []
     for m in moves:
-        sender = check_transferring(accounts.get(m.from_account), m.from_account)
-        if authority is Authority.HOLDER:
-            _require_initiate(actor, sender, "moving units")
-        receiver = check_acquiring(
-            accounts.get(m.to_account), m.to_account, kinds[m.instrument], m.from_account
+        sender = senders.get(m.from_account)
+        if sender is None:
+            sender = check_transferring(accounts.get(m.from_account), m.from_account)
+            if authority is Authority.HOLDER:
+                _require_initiate(actor, sender, "moving units")
+            senders[m.from_account] = sender
+        kind = kinds[m.instrument]
+        receiver = receivers.get((m.to_account, kind))
+        if receiver is None:
+            receiver = check_acquiring(accounts.get(m.to_account), m.to_account, kind, None)
+            receivers[(m.to_account, kind)] = receiver
+        if m.from_account == m.to_account:
+            check_acquiring(receiver, m.to_account, kind, m.from_account)
+        quantity = m.quantity
+        limit = amount_max_fen if m.instrument == FUNDS_ID else quantity_max_t
+        amount = (
+            quantity if type(quantity) is int and 0 < quantity <= limit else _quantity(m.instrument, quantity)
         )
-        amount = _quantity(m.instrument, m.quantity)
         legs.append(
             Leg(sender.id, receiver.id, m.instrument, amount, _leg_kind(receiver, m.hold_id), m.hold_id)
         )
     is_retirement = _lookup(accounts)
-    if close:
-        applied = ledger.apply_closing_holds(connection, transaction_id, legs, at, is_retirement, close)
-    elif any(leg.hold_id for leg in legs):
-        applied = ledger.apply_consuming_holds(connection, transaction_id, legs, at, is_retirement)
+    # The legs' transfer ids are not part of the answer, so they are not read back.
+    if close or any(leg.hold_id for leg in legs):
+        applied = ledger.apply_closing_holds(
+            connection, transaction_id, legs, at, is_retirement, close, with_ids=False
+        )
     else:
-        applied = ledger.apply(connection, transaction_id, legs, at, is_retirement)
+        applied = ledger.apply(connection, transaction_id, legs, at, is_retirement, with_ids=False)
     _record(connection, transaction_id, type_, legs, actor, at)
     return {
         "transaction": transaction_id,
@@ -165,6 +192,85 @@ def _move(
         "quantity": sum(leg.quantity for leg in legs),
         "serials": {index: ranges for index, ranges in applied.serials.items()},
     }
+
+
+@dataclass(frozen=True)
+class _Lookups:
+    """The accounts and instrument kinds a group of ledger steps checks against, read once."""
+
+    accounts: dict[str, Account]
+    kinds: dict[str, InstrumentKind]
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One linked batch of `apply_group`: as `move_closing_holds` takes it."""
+
+    transaction_id: str
+    type_: str
+    moves: Sequence[Move]
+    close_holds: frozenset[str] = frozenset()
+
+
+def apply_group(
+    connection: Connection,
+    at: str,
+    *,
+    release: Sequence[str] = (),
+    movements: Sequence[Movement] = (),
+    actor: Actor,
+    authority: Authority,
+    holds: Sequence[HoldSpec] = (),
+    hold_actor: Actor | None = None,
+    hold_authority: Authority | None = None,
+    kinds: Mapping[str, InstrumentKind] | None = None,
+    accounts: Mapping[str, Account] | None = None,
+) -> None:
+    """`release_many`, then each movement's `move_closing_holds`, then `hold_many`, in that order,
+    with every check of each, as one group: the exchange's group commit settles a batch in one call.
+
+    The accounts and instruments of every step are read once, each balance is locked once and
+    written once (`ledger.store.deferred_balances`); each step still checks the balances as the
+    steps before it left them. Any refusal refuses the group (the caller's transaction rolls back).
+    `kinds` are the instruments' kinds if the caller read them (`instrument_kinds`) already, and
+    `accounts` those of the accounts it read in this transaction (`accounts`); the rest are read.
+    """
+    if not (release or movements or holds):
+        return
+    account_ids = {m.from_account for g in movements for m in g.moves}
+    account_ids |= {m.to_account for g in movements for m in g.moves}
+    account_ids |= {spec.account for spec in holds}
+    known = dict(accounts or {})
+    known.update(store.get_accounts(connection, sorted(account_ids - set(known))))
+    lookups = _Lookups(known, dict(kinds or {}))
+    with ledger_store.deferred_balances(connection):
+        # Everything the steps will lock, locked first: the holds in id order in one statement, then
+        # the balances in key order in one more. The steps then read them from memory, so inside
+        # a pipeline (`pipelined`) nothing after this waits for the server.
+        spent = {m.hold_id for g in movements for m in g.moves if m.hold_id}
+        found = ledger_store.lock_holds(connection, {*release, *spent, *(spec.hold_id for spec in holds)})
+        keys = {(m.from_account, m.instrument) for g in movements for m in g.moves}
+        keys |= {(m.to_account, m.instrument) for g in movements for m in g.moves}
+        released = set(release)
+        keys |= {(h.account_id, h.instrument_id) for hold_id, h in found.items() if hold_id in released}
+        keys |= {(spec.account, spec.instrument) for spec in holds}
+        ledger_store.lock_balances(connection, sorted(k for k in keys if k[0] != MINT_ACCOUNT_ID))
+        if release:
+            release_many(connection, release, at)
+        for group in movements:
+            _move(
+                connection,
+                actor,
+                group.transaction_id,
+                group.type_,
+                group.moves,
+                at,
+                authority,
+                group.close_holds,
+                lookups,
+            )
+        if holds:
+            _hold_many(connection, hold_actor or actor, holds, at, hold_authority or authority, lookups)
 
 
 def retire(
@@ -328,6 +434,17 @@ def hold_many(
     at: str,
     authority: Authority = Authority.HOLDER,
 ) -> list[dict[str, Any]]:
+    return _hold_many(connection, actor, specs, at, authority, None)
+
+
+def _hold_many(
+    connection: Connection,
+    actor: Actor,
+    specs: Sequence[HoldSpec],
+    at: str,
+    authority: Authority,
+    lookups: _Lookups | None,
+) -> list[dict[str, Any]]:
     """`hold` for many reservations at once, all or none, with the same checks per reservation.
 
     One read of the accounts, one per instrument, one of the hold ids, and one balance ensure, lock
@@ -343,14 +460,27 @@ def hold_many(
     for spec in specs:
         _check_transaction_id(spec.hold_id, what="hold id")
     _require_authority(actor, authority, "reserving units")
-    found = store.get_accounts(connection, sorted({spec.account for spec in specs}))
+    found = (
+        store.get_accounts(connection, sorted({spec.account for spec in specs}))
+        if lookups is None
+        else lookups.accounts
+    )
     # The UK order: the transferring account first, then the units and the quantity.
+    checked: set[str] = set()
     for spec in specs:
+        if spec.account in checked:
+            continue
         account = check_transferring(found.get(spec.account), spec.account)
         if authority is Authority.HOLDER:
             _require_initiate(actor, account, "reserving units")
-    instrument_ids = [parse_instrument(spec.instrument).text for spec in specs]
-    _instrument_kinds(connection, set(instrument_ids))
+        checked.add(spec.account)
+    parsed: dict[str, str] = {}
+    for spec in specs:
+        if spec.instrument not in parsed:
+            parsed[spec.instrument] = parse_instrument(spec.instrument).text
+    instrument_ids = [parsed[spec.instrument] for spec in specs]
+    if lookups is None or not set(instrument_ids) <= set(lookups.kinds):
+        _instrument_kinds(connection, set(instrument_ids))
     requests: list[ledger.HoldRequest] = []
     seen: set[str] = set()
     for spec, instrument_id in zip(specs, instrument_ids, strict=True):
@@ -644,6 +774,22 @@ def _require_initiate(actor: Actor, account: Account, action: str) -> None:
     require_right(actor, account.id, Permission.INITIATE, action)
 
 
+def is_serialised(connection: Connection, instrument_id: str) -> bool:
+    """Whether the instrument's units carry serial numbers (CCER), as the ledger moves them."""
+    return ledger.serialised(connection, instrument_id)
+
+
+def pipelined(connection: Connection, *, enabled: bool = True) -> contextlib.AbstractContextManager[None]:
+    """The block's statements pipelined on PostgreSQL (`ledger.store.pipelined`; only this module's
+    batch functions and raw statements inside, no SQLAlchemy reads)."""
+    return ledger_store.pipelined(connection, enabled=enabled)
+
+
+def instrument_kinds(connection: Connection, instrument_ids: Iterable[str]) -> dict[str, InstrumentKind]:
+    """The kind of each defined instrument, refusing unknown or non-canonical ids (as a move would)."""
+    return _instrument_kinds(connection, instrument_ids)
+
+
 def _instrument_kinds(connection: Connection, instrument_ids: Iterable[str]) -> dict[str, InstrumentKind]:
     """The kind of each defined instrument, refusing unknown or non-canonical ids."""
     kinds: dict[str, InstrumentKind] = {}
@@ -715,7 +861,9 @@ __all__ = [
     "HoldKind",
     "HoldSpec",
     "Move",
+    "Movement",
     "accounts",
+    "apply_group",
     "balances",
     "deposit_funds",
     "ensure_account",
@@ -726,10 +874,13 @@ __all__ = [
     "hold_many",
     "hold_state",
     "hold_states",
+    "instrument_kinds",
     "internal_id",
+    "is_serialised",
     "issue",
     "move",
     "move_closing_holds",
+    "pipelined",
     "release",
     "release_many",
     "retire",
