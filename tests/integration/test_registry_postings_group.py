@@ -12,6 +12,7 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import IntegrityError
 
 from carbonmarket.core.results import Code
+from carbonmarket.db import raw
 from carbonmarket.db.tables import balances, holds, transfers
 from carbonmarket.exchange import settlement
 from carbonmarket.exchange.settlement import SettlementSpec
@@ -265,8 +266,8 @@ def scratch_table(engine: Any) -> str:
 
 def test_bulk_statements_keep_every_value(engine: Any, scratch_table: str) -> None:
     columns = [("k", "text"), ("n", "bigint"), ("t", "text"), ("u", "text")]
-    insert = ledger_store.BulkInsert(scratch_table, columns)
-    update = ledger_store.BulkUpdate(scratch_table, ("k", "text"), [("n", "bigint"), ("t", "text")])
+    insert = raw.BulkInsert(scratch_table, columns)
+    update = raw.BulkUpdate(scratch_table, ("k", "text"), [("n", "bigint"), ("t", "text")])
     rows = [
         ("a", 10**15, 'quote " and \\ backslash', None),
         ("b", -3, "碳市场 ünïcode", "{braces}, [brackets]"),
@@ -287,13 +288,13 @@ def test_bulk_statements_keep_every_value(engine: Any, scratch_table: str) -> No
 def test_a_pipeline_keeps_order_and_raises_driver_errors_as_sqlalchemy_does(
     engine: Any, scratch_table: str
 ) -> None:
-    insert = ledger_store.BulkInsert(scratch_table, [("k", "text"), ("n", "bigint")])
-    with engine.begin() as connection, ledger_store.pipelined(connection):
+    insert = raw.BulkInsert(scratch_table, [("k", "text"), ("n", "bigint")])
+    with engine.begin() as connection, raw.pipelined(connection):
         insert.run(connection, [("p", 1)])
-        ledger_store.BulkUpdate(scratch_table, ("k", "text"), [("n", "bigint")]).run(connection, [("p", 2)])
+        raw.BulkUpdate(scratch_table, ("k", "text"), [("n", "bigint")]).run(connection, [("p", 2)])
     with engine.connect() as connection:
         assert connection.execute(text(f"SELECT n FROM {scratch_table} WHERE k = 'p'")).scalar() == 2
-    with pytest.raises(IntegrityError), engine.begin() as connection, ledger_store.pipelined(connection):
+    with pytest.raises(IntegrityError), engine.begin() as connection, raw.pipelined(connection):
         insert.run(connection, [("q", 1)])
         insert.run(connection, [("q", 2)])  # the same key again: the unique key refuses it
     with engine.connect() as connection:

@@ -32,13 +32,17 @@ _INSERT_ROW_AND_MOVE_TIP = Sql(
 
 def append(connection: Connection, at: str, actor: str, action: str, subject: str, payload: Any) -> int:
     """Append one row chained to the tip; the tip row lock orders concurrent appenders."""
+    return append_text(connection, at, actor, action, subject, canonical_json(payload))
+
+
+def append_text(connection: Connection, at: str, actor: str, action: str, subject: str, text: str) -> int:
+    """`append` with the payload already as its canonical JSON text."""
     claimed = _CLAIM_SEQ.one(connection)
     if claimed is None:
         connection.execute(insert(audit_head).values(id=1, seq=1, hash=GENESIS_HASH))
         seq, prev = 1, GENESIS_HASH
     else:
         seq, prev = int(claimed[0]), str(claimed[1])
-    text = canonical_json(payload)
     digest = row_hash(prev, seq, at, actor, action, subject, text)
     row = {"seq": seq, "at": at, "actor": actor, "action": action, "subject": subject, "payload": text}
     row.update(prev_hash=prev, hash=digest)

@@ -21,9 +21,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from carbonmarket.db.raw import Sql
+from carbonmarket.db.raw import BulkInsert, Sql
 from carbonmarket.db.tables_exchange import exchange_journal, exchange_journal_heads
-from carbonmarket.ledger.store import BulkInsert
 
 # A command's JSON is a few hundred bytes; anything far larger is a bug, not a command.
 command_json_max_bytes = 16_384

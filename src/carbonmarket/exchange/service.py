@@ -1444,7 +1444,7 @@ class _Batch:
         actor = tx.actor
         operator = actor.superuser or actor.role in OPERATOR_ROLES
         # What the ledger steps look up through SQLAlchemy is read before the pipeline
-        # (`ledger.store.pipelined` says why); serial numbers move through SQLAlchemy, so a
+        # (`db.raw.pipelined` says why); serial numbers move through SQLAlchemy, so a
         # batch of a serialised instrument (CCER) is sent one statement at a time.
         instruments = {f.event.instrument for f in self.fills} | {o["instrument"] for o, _ in resting}
         if instruments:

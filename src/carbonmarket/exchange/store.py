@@ -14,14 +14,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, func, insert, or_, select, update
 
-from carbonmarket.db.raw import Sql
+from carbonmarket.db.raw import BulkInsert, BulkUpdate, Sql
 from carbonmarket.db.tables_exchange import (
     exchange_bulk_intents,
     exchange_bulk_offers,
     exchange_orders,
     exchange_trades,
 )
-from carbonmarket.ledger.store import BulkInsert, BulkUpdate
 
 # The default and the largest page of any listing (rule 12).
 page_size_default = 100
@@ -79,7 +78,7 @@ def _typed(names: Sequence[str]) -> list[tuple[str, str]]:
 
 
 # Group commit writes every order, trade and bought-today row of a batch: one statement each, rows
-# sent as columns straight to the driver (ledger/store.py `BulkInsert` says why).
+# sent as columns straight to the driver (db/raw.py `BulkInsert` says why).
 _INSERT_ORDERS = BulkInsert("exchange_orders", _typed(ORDER_COLUMNS))
 _order_values = operator.itemgetter(*ORDER_COLUMNS)
 _change_values = operator.itemgetter(*ORDER_CHANGE_COLUMNS)

@@ -9,132 +9,11 @@ from collections import namedtuple
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, event, func, insert, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
-from carbonmarket.db.raw import Sql, SqlByArity
+from carbonmarket.db.raw import BulkInsert, BulkUpdate, Sql, SqlByArity, encode_rows
 from carbonmarket.db.tables import balances, holds, instruments, serial_blocks, transfers
 from carbonmarket.ledger.model import Balance, Key, Leg, LegKind
-
-# --- statements for many rows ------------------------------------------------------------------
-#
-# The group commit of the exchange writes thousands of rows per transaction (order, hold, journal,
-# trade rows). SQLAlchemy's executemany costs the client ~15 µs per row (parameter processing) and,
-# with psycopg, the server one execution per row; psycopg's array parameters are dumped by Python
-# code that escapes every quote of every string (30 ms for 1,000 journal rows). These send the rows
-# straight to the driver (db/raw.py says why): on PostgreSQL as one JSON array of row arrays in a
-# statement of fixed text (`jsonb_array_elements`, prepared once, one execution for any number of
-# rows; the encoding is the standard library's C encoder); on SQLite as one driver executemany of
-# the same row tuples. Values are str, int or None, in the column order given.
-
-_encode_rows = json.JSONEncoder(separators=(",", ":")).encode
-
-
-class BulkInsert:
-    """`INSERT INTO table (columns)` of many rows (tuples in column order); columns are (name, SQL type)."""
-
-    __slots__ = ("_postgres", "_sqlite")
-
-    def __init__(
-        self,
-        table: str,
-        columns: Sequence[tuple[str, str]],
-        *,
-        postgres_suffix: str = "",
-        sqlite_suffix: str = "",
-    ) -> None:
-        names = ", ".join(name for name, _ in columns)
-        values = ", ".join(f"CAST(r->>{index} AS {type_})" for index, (_, type_) in enumerate(columns))
-        self._postgres = Sql(
-            f"INSERT INTO {table} ({names}) SELECT {values} "
-            f"FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS r{postgres_suffix}"
-        )
-        slots = ", ".join(f"?{index}" for index in range(1, len(columns) + 1))
-        self._sqlite = Sql(f"INSERT INTO {table} ({names}) VALUES ({slots}){sqlite_suffix}")
-
-    def run(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> None:
-        """Insert the rows, in one statement."""
-        if not rows:
-            return
-        if connection.dialect.name == "postgresql":
-            self._postgres.run(connection, {"rows": _encode_rows(rows)})
-        else:
-            self._sqlite.execute_many(connection, rows)  # type: ignore[arg-type]
-
-
-class BulkUpdate:
-    """`UPDATE table SET columns WHERE key = ...` for many rows, each a tuple (key, then the columns).
-
-    Keys must be distinct: PostgreSQL applies one joined row per target row.
-    """
-
-    __slots__ = ("_postgres", "_sqlite")
-
-    def __init__(self, table: str, key: tuple[str, str], columns: Sequence[tuple[str, str]]) -> None:
-        every = [key, *columns]
-        values = ", ".join(
-            f"CAST(r->>{index} AS {type_}) AS {name}" for index, (name, type_) in enumerate(every)
-        )
-        sets = ", ".join(f"{name} = u.{name}" for name, _ in columns)
-        self._postgres = Sql(
-            f"UPDATE {table} AS t SET {sets} FROM (SELECT {values} "
-            f"FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS r) AS u WHERE t.{key[0]} = u.{key[0]}"
-        )
-        slots = ", ".join(f"{name} = ?{index}" for index, (name, _) in enumerate(columns, start=2))
-        self._sqlite = Sql(f"UPDATE {table} SET {slots} WHERE {key[0]} = ?1")
-
-    def run(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> None:
-        """Update the rows, in one statement."""
-        if not rows:
-            return
-        if connection.dialect.name == "postgresql":
-            self._postgres.run(connection, {"rows": _encode_rows(rows)})
-        else:
-            self._sqlite.execute_many(connection, rows)  # type: ignore[arg-type]
-
-
-@contextlib.contextmanager
-def pipelined(connection: Connection, *, enabled: bool = True) -> Iterator[None]:
-    """On PostgreSQL, send the block's statements without waiting for each one's answer.
-
-    psycopg's pipeline mode: a statement is sent and the client goes on building the next while
-    the server runs it; a statement whose rows are read waits for everything sent before it, so
-    the order and the outcome are those of sending them one by one. A group commit writes most
-    of its rows after its last read, so the server's work overlaps the client's.
-
-    Only statements sent through `db.raw.Sql` (and this module's bulk statements) may run in the
-    block: a SQLAlchemy statement's rows are not there before the pipeline syncs, so a SELECT
-    through SQLAlchemy would see none. Driver errors of statements sent in the block surface at
-    its end (or at the next read) and are re-raised as SQLAlchemy's, as `db.raw` does.
-    """
-    if not enabled or connection.dialect.name != "postgresql":
-        yield
-        return
-    dbapi_error = connection.dialect.loaded_dbapi.Error
-    driver = connection.connection.driver_connection
-    assert driver is not None, "a connection inside a transaction has its driver connection"
-    # The rule above, enforced: a SQLAlchemy statement in the block fails loudly instead of
-    # quietly reading nothing.
-    event.listen(connection, "before_cursor_execute", _refuse_inside_pipeline)
-    try:
-        with driver.pipeline():
-            yield
-    except dbapi_error as error:
-        raise DBAPIError.instance(
-            "(statements of a pipeline)", None, error, dbapi_error, dialect=connection.dialect
-        ) from error
-    finally:
-        event.remove(connection, "before_cursor_execute", _refuse_inside_pipeline)
-
-
-def _refuse_inside_pipeline(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-    """Writes through SQLAlchemy are fine in a pipeline; a statement that returns rows is not."""
-    text = statement.lstrip().upper()
-    if text.startswith(("SELECT", "WITH")) or " RETURNING " in text:
-        raise AssertionError(
-            "a SQLAlchemy statement that reads rows inside ledger.store.pipelined would read none; "
-            f"send it through db.raw instead: {statement[:80]!r}"
-        )
 
 
 def ensure_balances(connection: Connection, keys: Sequence[Key]) -> None:
@@ -219,7 +98,7 @@ def _select_balances(connection: Connection, keys: Sequence[Key], *, lock: bool)
         return {}
     if connection.dialect.name == "postgresql":
         statement = _LOCK_BALANCES_PG if lock else _READ_BALANCES_PG
-        rows = statement.all(connection, {"keys": _encode_rows(keys)})
+        rows = statement.all(connection, {"keys": encode_rows(keys)})
     else:
         rows = []
         for start in range(0, len(keys), sqlite_keys_per_statement_max):
@@ -298,7 +177,7 @@ def _write_balances(connection: Connection, changes: Mapping[Key, Balance]) -> N
         _WRITE_BALANCE.run(connection, rows[0])
     elif connection.dialect.name == "postgresql":
         # One statement of fixed text for any number of rows (they are locked already, in key order).
-        encoded = _encode_rows([(r["k_account"], r["k_instrument"], r["v_total"], r["v_held"]) for r in rows])
+        encoded = encode_rows([(r["k_account"], r["k_instrument"], r["v_total"], r["v_held"]) for r in rows])
         _WRITE_BALANCES_PG.run(connection, {"rows": encoded})
     else:
         _WRITE_BALANCE.execute_many(connection, rows)
@@ -370,7 +249,7 @@ def insert_legs(
 
 
 def _leg_json(rows: Sequence[Mapping[str, Any]]) -> str:
-    return _encode_rows(
+    return encode_rows(
         [
             (
                 r["leg"],
@@ -676,7 +555,7 @@ def _select_holds(connection: Connection, hold_ids: Iterable[str], *, lock: bool
     if not ids:
         return {}
     if connection.dialect.name == "postgresql":
-        rows = (_LOCK_HOLDS_PG if lock else _READ_HOLDS_PG).all(connection, {"ids": _encode_rows(ids)})
+        rows = (_LOCK_HOLDS_PG if lock else _READ_HOLDS_PG).all(connection, {"ids": encode_rows(ids)})
     else:
         rows = _READ_HOLDS.all(connection, {"ids": json.dumps(ids)})
     return {row[0]: HoldRow(*row) for row in rows}

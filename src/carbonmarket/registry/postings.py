@@ -33,6 +33,7 @@ from carbonmarket.core.ids import check_id, derived_id
 from carbonmarket.core.instruments import FUNDS_ID, InstrumentKind, parse_instrument
 from carbonmarket.core.results import Code, Refused
 from carbonmarket.core.units import amount_max_fen, parse_quantity, quantity_max_t
+from carbonmarket.db import raw
 from carbonmarket.ledger import service as ledger
 from carbonmarket.ledger import store as ledger_store
 from carbonmarket.ledger.model import (
@@ -780,9 +781,9 @@ def is_serialised(connection: Connection, instrument_id: str) -> bool:
 
 
 def pipelined(connection: Connection, *, enabled: bool = True) -> contextlib.AbstractContextManager[None]:
-    """The block's statements pipelined on PostgreSQL (`ledger.store.pipelined`; only this module's
+    """The block's statements pipelined on PostgreSQL (`db.raw.pipelined`; only this module's
     batch functions and raw statements inside, no SQLAlchemy reads)."""
-    return ledger_store.pipelined(connection, enabled=enabled)
+    return raw.pipelined(connection, enabled=enabled)
 
 
 def instrument_kinds(connection: Connection, instrument_ids: Iterable[str]) -> dict[str, InstrumentKind]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, func, insert, select, update
 
-from carbonmarket.db.raw import Sql, SqlByArity, placeholders
+from carbonmarket.db.raw import BulkInsert, Sql, SqlByArity, placeholders
 from carbonmarket.db.tables import (
     accounts,
     balances,
@@ -171,29 +171,15 @@ def insert_transaction(connection: Connection, **values: Any) -> None:
 
 
 def insert_transactions(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    """Record many completed transactions in one statement (a batch's legs).
-
-    On PostgreSQL the rows travel as one array per column in a statement of fixed text (prepared
-    once): a VALUES list grows with the batch and costs the client a parse of its text every time.
-    """
-    if not rows:
-        return
-    if connection.dialect.name != "postgresql" or len(rows) == 1:
-        connection.execute(insert(registry_transactions), rows)
-        return
-    _INSERT_TRANSACTIONS_PG.run(
-        connection, {name: [row.get(name) for row in rows] for name in _TRANSACTION_COLUMNS}
-    )
+    """Record many completed transactions in one statement (a batch's legs; db/raw.py `BulkInsert`)."""
+    columns = _TRANSACTION_COLUMNS
+    _INSERT_TRANSACTIONS.run(connection, [tuple(row.get(name) for name in columns) for row in rows])
 
 
 _BIGINT_COLUMNS = {"quantity"}
-_INSERT_TRANSACTIONS_PG = Sql(
-    f"INSERT INTO registry_transactions ({', '.join(_TRANSACTION_COLUMNS)}) SELECT * FROM unnest("
-    + ", ".join(
-        f"CAST(:{name} AS {'bigint' if name in _BIGINT_COLUMNS else 'text'}[])"
-        for name in _TRANSACTION_COLUMNS
-    )
-    + ")"
+_INSERT_TRANSACTIONS = BulkInsert(
+    "registry_transactions",
+    [(name, "bigint" if name in _BIGINT_COLUMNS else "text") for name in _TRANSACTION_COLUMNS],
 )
 
 
