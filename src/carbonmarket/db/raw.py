@@ -168,10 +168,27 @@ def _translated(connection: Connection, text: str, parameters: Any, error: Excep
 encode_rows = json.JSONEncoder(separators=(",", ":")).encode
 
 
-class BulkInsert:
-    """`INSERT INTO table (columns)` of many rows (tuples in column order); columns are (name, SQL type)."""
+class _BulkStatement:
+    """A statement for many rows: its PostgreSQL text takes them as one JSON array, SQLite's one by one."""
 
     __slots__ = ("_postgres", "_sqlite")
+    _postgres: Sql
+    _sqlite: Sql
+
+    def run(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> None:
+        """Run it for the rows, in one driver call."""
+        if not rows:
+            return
+        if connection.dialect.name == "postgresql":
+            self._postgres.run(connection, {"rows": encode_rows(rows)})
+        else:
+            self._sqlite.execute_many(connection, rows)  # type: ignore[arg-type]
+
+
+class BulkInsert(_BulkStatement):
+    """`INSERT INTO table (columns)` of many rows (tuples in column order); columns are (name, SQL type)."""
+
+    __slots__ = ()
 
     def __init__(
         self,
@@ -190,23 +207,14 @@ class BulkInsert:
         slots = ", ".join(f"?{index}" for index in range(1, len(columns) + 1))
         self._sqlite = Sql(f"INSERT INTO {table} ({names}) VALUES ({slots}){sqlite_suffix}")
 
-    def run(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> None:
-        """Insert the rows, in one statement."""
-        if not rows:
-            return
-        if connection.dialect.name == "postgresql":
-            self._postgres.run(connection, {"rows": encode_rows(rows)})
-        else:
-            self._sqlite.execute_many(connection, rows)  # type: ignore[arg-type]
 
-
-class BulkUpdate:
+class BulkUpdate(_BulkStatement):
     """`UPDATE table SET columns WHERE key = ...` for many rows, each a tuple (key, then the columns).
 
     Keys must be distinct: PostgreSQL applies one joined row per target row.
     """
 
-    __slots__ = ("_postgres", "_sqlite")
+    __slots__ = ()
 
     def __init__(self, table: str, key: tuple[str, str], columns: Sequence[tuple[str, str]]) -> None:
         every = [key, *columns]
@@ -220,15 +228,6 @@ class BulkUpdate:
         )
         slots = ", ".join(f"{name} = ?{index}" for index, (name, _) in enumerate(columns, start=2))
         self._sqlite = Sql(f"UPDATE {table} SET {slots} WHERE {key[0]} = ?1")
-
-    def run(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> None:
-        """Update the rows, in one statement."""
-        if not rows:
-            return
-        if connection.dialect.name == "postgresql":
-            self._postgres.run(connection, {"rows": encode_rows(rows)})
-        else:
-            self._sqlite.execute_many(connection, rows)  # type: ignore[arg-type]
 
 
 @contextlib.contextmanager
