@@ -60,7 +60,10 @@ async function loadAssignments() {
     open.className = "inline-button";
     open.textContent = "Open";
     open.dataset.verification = v.verification;
-    open.addEventListener("click", () => openVerification(v.verification));
+    open.addEventListener("click", () => {
+      chosen += 1;
+      openVerification(v.verification);
+    });
     const action = document.createElement("td");
     action.append(open);
     return row(
@@ -175,6 +178,10 @@ async function loadReport(v) {
 // Each opening is numbered: when a person opens another verification before the last answer has
 // come back, only the latest opening draws the detail, so a slow answer never overwrites it.
 let openings = 0;
+// Verifications the person opened by hand. A step (assign, accept, ...) reopens what it worked on
+// when its answer comes back, unless the person has opened another one meanwhile: the page never
+// takes them away from what they chose.
+let chosen = 0;
 
 async function openVerification(verificationId) {
   errors.hide();
@@ -203,17 +210,21 @@ async function openVerification(verificationId) {
 
 // --- steps ----------------------------------------------------------------------------------------
 
+// Runs a write; returns, on success, whether the page may still open things for the person (they
+// did not open another verification while it ran).
 async function step(path, body, done) {
   errors.hide();
+  const chosenBefore = chosen;
   const answer = await apiPost(path, body);
   if (answer.status === 200 || answer.status === 201) {
     statusLine.textContent = done(answer.body);
     await loadAssignments();
+    if (chosen !== chosenBefore) return { ok: true, mayOpen: false };
     if (current) await openVerification(current.verification);
-    return true;
+    return { ok: true, mayOpen: chosen === chosenBefore };
   }
   errors.explain(answer.status, answer.body);
-  return false;
+  return { ok: false, mayOpen: false };
 }
 
 function needCurrent() {
@@ -254,8 +265,8 @@ document.getElementById("nc-form").addEventListener("submit", async (event) => {
   const body = { id: commandId("nc"), description };
   if (parameter) body.parameter = parameter;
   if (month) body.month = Number.parseInt(month, 10);
-  const ok = await step(`${API}/verifications/${encodeURIComponent(v.verification)}/nonconformities`, body, (b) => `Nonconformity ${b.nonconformity || body.id} raised.`);
-  if (ok) form.reset();
+  const done = await step(`${API}/verifications/${encodeURIComponent(v.verification)}/nonconformities`, body, (b) => `Nonconformity ${b.nonconformity || body.id} raised.`);
+  if (done.ok) form.reset();
 });
 
 document.getElementById("submission-form").addEventListener("submit", async (event) => {
@@ -305,8 +316,8 @@ document.getElementById("assign-form").addEventListener("submit", async (event) 
   const verificationId = `${entity}-${year}-${commandId("v").slice(2, 10)}`.slice(0, 64);
   const request = { id: verificationId, entity_id: entity, year: Number.parseInt(year, 10), body };
   if (form.elements.mode.value) request.mode = form.elements.mode.value;
-  const ok = await step(`${API}/verifications`, request, (b) => `${verificationId} assigned to ${body} (${b.mode || "mode by eligibility"}).`);
-  if (ok) openVerification(verificationId);
+  const done = await step(`${API}/verifications`, request, (b) => `${verificationId} assigned to ${body} (${b.mode || "mode by eligibility"}).`);
+  if (done.mayOpen) openVerification(verificationId);
 });
 
 document.getElementById("eligibility-form").addEventListener("submit", async (event) => {
