@@ -33,14 +33,7 @@ from carbonmarket.core.units import parse_quantity
 from carbonmarket.db.command import command_body_hash, command_key, timestamp
 from carbonmarket.ledger.model import LegKind
 from carbonmarket.registry import store
-from carbonmarket.registry.model import (
-    RETIREMENT_TYPES,
-    AccountType,
-    HolderKind,
-    TransactionStatus,
-    may_hold_in,
-    may_send_from,
-)
+from carbonmarket.registry.model import TransactionStatus, receiving_pairs, sending_types
 
 DONE = "done"
 
@@ -60,22 +53,6 @@ def movement_result(
     }
 
 
-def sendable_types() -> list[str]:
-    """Account types the function may send from: those the rules allow."""
-    return [t.value for t in AccountType if may_send_from(t)]
-
-
-def receivable_pairs(kind: InstrumentKind) -> list[str]:
-    """`type:holder_kind` of the accounts that may receive this unit family, retirements aside."""
-    return [
-        f"{account_type.value}:{holder_kind.value}"
-        for account_type in AccountType
-        if account_type not in RETIREMENT_TYPES
-        for holder_kind in HolderKind
-        if may_hold_in(account_type, holder_kind, kind)
-    ]
-
-
 class DirectTransfer:
     """Plain transfers of unserialised units as one statement; None means: take the ordinary path."""
 
@@ -83,7 +60,7 @@ class DirectTransfer:
         # Autocommit: the function is the whole transaction, so no BEGIN and COMMIT round trips.
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._clock = clock
-        self._sendable = sendable_types()
+        self._sendable = sending_types()
         self._receivable: dict[InstrumentKind, list[str]] = {}
 
     def attempt(
@@ -135,7 +112,7 @@ class DirectTransfer:
 
     def _receivable_for(self, kind: InstrumentKind) -> list[str]:
         if kind not in self._receivable:
-            self._receivable[kind] = receivable_pairs(kind)
+            self._receivable[kind] = receiving_pairs(kind)
         return self._receivable[kind]
 
     def _run(self, parameters: Mapping[str, Any]) -> str:

@@ -174,6 +174,23 @@ def may_send_from(account_type: AccountType) -> bool:
     return account_type not in RETIREMENT_TYPES and account_type is not AccountType.MINT
 
 
+def sending_types() -> list[str]:
+    """The account types units may be sent from, as text (for a check made inside the database)."""
+    return [t.value for t in AccountType if may_send_from(t)]
+
+
+def receiving_pairs(kind: InstrumentKind) -> list[str]:
+    """`type:holder_kind` of the accounts that may receive this unit family other than retirement
+    accounts (registry/direct.py leaves retirements to the ordinary path)."""
+    return [
+        f"{account_type.value}:{holder_kind.value}"
+        for account_type in AccountType
+        if account_type not in RETIREMENT_TYPES
+        for holder_kind in HolderKind
+        if may_hold_in(account_type, holder_kind, kind)
+    ]
+
+
 def check_transferring(account: Account | None, account_id: str) -> Account:
     """UK 1002-1004 and 1007: the sender exists, is not closed or blocked, and may send."""
     if account is None:
