@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, select, text
+from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, Text, select, text
 from sqlalchemy.exc import IntegrityError
 
 from carbonmarket.core.results import Code
@@ -256,18 +256,23 @@ def test_deferred_balances_checks_each_step_against_what_the_steps_before_left(m
 
 
 @pytest.fixture
-def scratch_table(engine: Any) -> str:
+def scratch_table(engine: Any) -> Table:
+    table = Table(
+        "bulk_probe",
+        MetaData(),
+        Column("k", String(40), primary_key=True),
+        Column("n", BigInteger),
+        Column("t", Text),
+        Column("u", Text),
+    )
     with engine.begin() as connection:
-        connection.execute(
-            text("CREATE TABLE bulk_probe (k VARCHAR(40) PRIMARY KEY, n BIGINT, t TEXT, u TEXT)")
-        )
-    return "bulk_probe"
+        table.create(connection)
+    return table
 
 
-def test_bulk_statements_keep_every_value(engine: Any, scratch_table: str) -> None:
-    columns = [("k", "text"), ("n", "bigint"), ("t", "text"), ("u", "text")]
-    insert = raw.BulkInsert(scratch_table, columns)
-    update = raw.BulkUpdate(scratch_table, ("k", "text"), [("n", "bigint"), ("t", "text")])
+def test_bulk_statements_keep_every_value(engine: Any, scratch_table: Table) -> None:
+    insert = raw.BulkInsert(scratch_table)
+    update = raw.BulkUpdate(scratch_table, "k", ["n", "t"])
     rows = [
         ("a", 10**15, 'quote " and \\ backslash', None),
         ("b", -3, "碳市场 ünïcode", "{braces}, [brackets]"),
@@ -277,7 +282,7 @@ def test_bulk_statements_keep_every_value(engine: Any, scratch_table: str) -> No
         insert.run(connection, rows)
         update.run(connection, [("b", 7, "changed"), ("c", 2**62, None)])
     with engine.connect() as connection:
-        found = sorted(tuple(r) for r in connection.execute(text(f"SELECT k, n, t, u FROM {scratch_table}")))
+        found = sorted(tuple(r) for r in connection.execute(select(scratch_table)))
     assert found == [
         ("a", 10**15, 'quote " and \\ backslash', None),
         ("b", 7, "changed", "{braces}, [brackets]"),
@@ -286,19 +291,20 @@ def test_bulk_statements_keep_every_value(engine: Any, scratch_table: str) -> No
 
 
 def test_a_pipeline_keeps_order_and_raises_driver_errors_as_sqlalchemy_does(
-    engine: Any, scratch_table: str
+    engine: Any, scratch_table: Table
 ) -> None:
-    insert = raw.BulkInsert(scratch_table, [("k", "text"), ("n", "bigint")])
+    insert = raw.BulkInsert(scratch_table, ["k", "n"])
     with engine.begin() as connection, raw.pipelined(connection):
         insert.run(connection, [("p", 1)])
-        raw.BulkUpdate(scratch_table, ("k", "text"), [("n", "bigint")]).run(connection, [("p", 2)])
+        raw.BulkUpdate(scratch_table, "k", ["n"]).run(connection, [("p", 2)])
     with engine.connect() as connection:
-        assert connection.execute(text(f"SELECT n FROM {scratch_table} WHERE k = 'p'")).scalar() == 2
+        assert connection.execute(text(f"SELECT n FROM {scratch_table.name} WHERE k = 'p'")).scalar() == 2
     with pytest.raises(IntegrityError), engine.begin() as connection, raw.pipelined(connection):
         insert.run(connection, [("q", 1)])
         insert.run(connection, [("q", 2)])  # the same key again: the unique key refuses it
     with engine.connect() as connection:
-        assert connection.execute(text(f"SELECT count(*) FROM {scratch_table} WHERE k = 'q'")).scalar() == 0
+        q_rows = connection.execute(select(scratch_table).where(scratch_table.c.k == "q")).all()
+        assert q_rows == []
 
 
 def test_settle_batch_nets_fees_per_paying_account_and_hold(market: Registry) -> None:

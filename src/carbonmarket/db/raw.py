@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, event
+from sqlalchemy import BigInteger, Boolean, Column, Connection, Integer, Table, event
 from sqlalchemy.exc import DBAPIError
 
 _PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
@@ -186,48 +186,64 @@ class _BulkStatement:
 
 
 class BulkInsert(_BulkStatement):
-    """`INSERT INTO table (columns)` of many rows (tuples in column order); columns are (name, SQL type)."""
+    """`INSERT INTO table (columns)` of many rows (tuples in column order; every column by default).
+
+    The casts on PostgreSQL follow the table's own column types (`cast_type`), so they are never
+    written a second time beside the table definition.
+    """
 
     __slots__ = ()
 
     def __init__(
         self,
-        table: str,
-        columns: Sequence[tuple[str, str]],
+        table: Table,
+        columns: Sequence[str] | None = None,
         *,
         postgres_suffix: str = "",
         sqlite_suffix: str = "",
     ) -> None:
-        names = ", ".join(name for name, _ in columns)
-        values = ", ".join(f"CAST(r->>{index} AS {type_})" for index, (_, type_) in enumerate(columns))
+        chosen = [table.c[name] for name in columns] if columns is not None else list(table.columns)
+        names = ", ".join(column.name for column in chosen)
+        values = ", ".join(f"CAST(r->>{index} AS {cast_type(column)})" for index, column in enumerate(chosen))
         self._postgres = Sql(
-            f"INSERT INTO {table} ({names}) SELECT {values} "
+            f"INSERT INTO {table.name} ({names}) SELECT {values} "
             f"FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS r{postgres_suffix}"
         )
-        slots = ", ".join(f"?{index}" for index in range(1, len(columns) + 1))
-        self._sqlite = Sql(f"INSERT INTO {table} ({names}) VALUES ({slots}){sqlite_suffix}")
+        slots = ", ".join(f"?{index}" for index in range(1, len(chosen) + 1))
+        self._sqlite = Sql(f"INSERT INTO {table.name} ({names}) VALUES ({slots}){sqlite_suffix}")
 
 
 class BulkUpdate(_BulkStatement):
     """`UPDATE table SET columns WHERE key = ...` for many rows, each a tuple (key, then the columns).
 
-    Keys must be distinct: PostgreSQL applies one joined row per target row.
+    Keys must be distinct: PostgreSQL applies one joined row per target row. Casts as `BulkInsert`.
     """
 
     __slots__ = ()
 
-    def __init__(self, table: str, key: tuple[str, str], columns: Sequence[tuple[str, str]]) -> None:
-        every = [key, *columns]
+    def __init__(self, table: Table, key: str, columns: Sequence[str]) -> None:
+        every = [table.c[key], *(table.c[name] for name in columns)]
         values = ", ".join(
-            f"CAST(r->>{index} AS {type_}) AS {name}" for index, (name, type_) in enumerate(every)
+            f"CAST(r->>{index} AS {cast_type(column)}) AS {column.name}" for index, column in enumerate(every)
         )
-        sets = ", ".join(f"{name} = u.{name}" for name, _ in columns)
+        sets = ", ".join(f"{name} = u.{name}" for name in columns)
         self._postgres = Sql(
-            f"UPDATE {table} AS t SET {sets} FROM (SELECT {values} "
-            f"FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS r) AS u WHERE t.{key[0]} = u.{key[0]}"
+            f"UPDATE {table.name} AS t SET {sets} FROM (SELECT {values} "
+            f"FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS r) AS u WHERE t.{key} = u.{key}"
         )
-        slots = ", ".join(f"{name} = ?{index}" for index, (name, _) in enumerate(columns, start=2))
-        self._sqlite = Sql(f"UPDATE {table} SET {slots} WHERE {key[0]} = ?1")
+        slots = ", ".join(f"{name} = ?{index}" for index, name in enumerate(columns, start=2))
+        self._sqlite = Sql(f"UPDATE {table.name} SET {slots} WHERE {key} = ?1")
+
+
+def cast_type(column: Column[Any]) -> str:
+    """The PostgreSQL type a JSON text field is cast to for this column."""
+    if isinstance(column.type, BigInteger):
+        return "bigint"
+    if isinstance(column.type, Integer):
+        return "integer"
+    if isinstance(column.type, Boolean):
+        return "boolean"
+    return "text"
 
 
 @contextlib.contextmanager

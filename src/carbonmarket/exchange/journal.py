@@ -35,9 +35,7 @@ read_page_rows = 10_000
 # (db/raw.py says why). SQLite holds its one write lock from BEGIN, so only PostgreSQL locks the row.
 _LOCK_HEAD = Sql("SELECT seq FROM exchange_journal_heads WHERE stream = :s", postgres_suffix=" FOR UPDATE")
 _SET_HEAD = Sql("UPDATE exchange_journal_heads SET seq = :v WHERE stream = :s")
-_INSERT_ROWS = BulkInsert(
-    "exchange_journal", [("stream", "text"), ("seq", "bigint"), ("command", "text"), ("at", "text")]
-)
+_INSERT_ROWS = BulkInsert(exchange_journal, ["stream", "seq", "command", "at"])
 # PostgreSQL: the rows (one array per column) and the new head in one statement.
 # The commands travel as one JSON array; `json` (not `jsonb`) keeps each element's text exactly as
 # encoded, so every row holds the same canonical text as when encoded alone. The longest row comes

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Row, func, insert, or_, select, update
 
 from carbonmarket.db.raw import BulkInsert, BulkUpdate, Sql
 from carbonmarket.db.tables_exchange import (
+    exchange_bought_today,
     exchange_bulk_intents,
     exchange_bulk_offers,
     exchange_orders,
@@ -26,22 +27,7 @@ from carbonmarket.db.tables_exchange import (
 page_size_default = 100
 page_size_max = 500
 
-TRADE_COLUMNS = (
-    "trade_id",
-    "modality",
-    "instrument",
-    "price_fen",
-    "quantity",
-    "buyer_account",
-    "seller_account",
-    "buy_order_id",
-    "sell_order_id",
-    "buyer_fee_fen",
-    "seller_fee_fen",
-    "aggressor",
-    "at",
-    "day",
-)
+TRADE_COLUMNS = tuple(column.name for column in exchange_trades.columns)
 ORDER_CHANGE_COLUMNS = (
     "price_fen",
     "quantity",
@@ -53,36 +39,13 @@ ORDER_CHANGE_COLUMNS = (
     "reason",
 )
 
-ORDER_COLUMNS = (
-    "order_id",
-    "account",
-    "instrument",
-    "side",
-    "mode",
-    "price_fen",
-    "quantity",
-    "remaining",
-    "filled",
-    "status",
-    "hold_id",
-    "placed_by",
-    "placed_at",
-    "updated_at",
-    "reason",
-)
-_BIGINT = {"price_fen", "quantity", "remaining", "filled", "buyer_fee_fen", "seller_fee_fen"}
-
-
-def _typed(names: Sequence[str]) -> list[tuple[str, str]]:
-    return [(name, "bigint" if name in _BIGINT else "text") for name in names]
-
-
+ORDER_COLUMNS = tuple(column.name for column in exchange_orders.columns)
 # Group commit writes every order, trade and bought-today row of a batch: one statement each, rows
 # sent as columns straight to the driver (db/raw.py `BulkInsert` says why).
-_INSERT_ORDERS = BulkInsert("exchange_orders", _typed(ORDER_COLUMNS))
+_INSERT_ORDERS = BulkInsert(exchange_orders)
 _order_values = operator.itemgetter(*ORDER_COLUMNS)
 _change_values = operator.itemgetter(*ORDER_CHANGE_COLUMNS)
-_UPDATE_ORDERS = BulkUpdate("exchange_orders", ("order_id", "text"), _typed(ORDER_CHANGE_COLUMNS))
+_UPDATE_ORDERS = BulkUpdate(exchange_orders, "order_id", ORDER_CHANGE_COLUMNS)
 _ORDERS_BY_ID = Sql(
     f"SELECT {', '.join(ORDER_COLUMNS)} FROM exchange_orders "
     "WHERE order_id IN (SELECT value FROM json_each(:ids))"
@@ -184,7 +147,7 @@ def insert_trades(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> 
     _INSERT_TRADES.run(connection, filled)
 
 
-_INSERT_TRADES = BulkInsert("exchange_trades", _typed(TRADE_COLUMNS))
+_INSERT_TRADES = BulkInsert(exchange_trades)
 _BUYER_FEE, _SELLER_FEE = TRADE_COLUMNS.index("buyer_fee_fen"), TRADE_COLUMNS.index("seller_fee_fen")
 _AT, _DAY = TRADE_COLUMNS.index("at"), TRADE_COLUMNS.index("day")
 
@@ -278,8 +241,8 @@ _UPSERT_BOUGHT = (
     "+ excluded.quantity"
 )
 _ADD_BOUGHT = BulkInsert(
-    "exchange_bought_today",
-    [("account", "text"), ("instrument", "text"), ("day", "text"), ("quantity", "bigint")],
+    exchange_bought_today,
+    ["account", "instrument", "day", "quantity"],
     postgres_suffix=_UPSERT_BOUGHT,
     sqlite_suffix=_UPSERT_BOUGHT,
 )

@@ -23,8 +23,7 @@ def ensure_balances(connection: Connection, keys: Sequence[Key]) -> None:
 
 
 _ENSURE_BALANCES = BulkInsert(
-    "balances",
-    [("account_id", "text"), ("instrument_id", "text"), ("total", "bigint"), ("held", "bigint")],
+    balances,
     postgres_suffix=" ON CONFLICT DO NOTHING",
     sqlite_suffix=" ON CONFLICT DO NOTHING",
 )
@@ -286,10 +285,7 @@ _LEG_COLUMNS = (
     "at",
 )
 _leg_values = operator.itemgetter(*_LEG_COLUMNS)
-_INSERT_LEGS = BulkInsert(
-    "transfers",
-    [(name, "bigint" if name in ("leg", "quantity", "reverses_id") else "text") for name in _LEG_COLUMNS],
-)
+_INSERT_LEGS = BulkInsert(transfers, _LEG_COLUMNS)
 _INSERT_LEGS_PG = Sql(_INSERT_LEGS_PG_TEXT + " RETURNING id, leg")
 
 
@@ -466,25 +462,9 @@ def lock_hold(connection: Connection, hold_id: str) -> Row[Any] | None:
     return connection.execute(query).first()
 
 
-HOLD_COLUMNS = (
-    "id",
-    "kind",
-    "account_id",
-    "instrument_id",
-    "quantity",
-    "pledgee_account",
-    "status",
-    "expires_at",
-    "posted_quantity",
-    "reason",
-    "created_at",
-    "resolved_at",
-)
+HOLD_COLUMNS = tuple(column.name for column in holds.columns)
 # A hold as `lock_holds` and `read_holds` return it: its columns by name, like a row.
 HoldRow = namedtuple("HoldRow", HOLD_COLUMNS)  # type: ignore[misc]
-_HOLD_TYPES = [
-    (name, "bigint" if name in ("quantity", "posted_quantity") else "text") for name in HOLD_COLUMNS
-]
 _INSERTED_HOLD_COLUMNS = tuple(
     name for name in HOLD_COLUMNS if name not in ("posted_quantity", "resolved_at")
 )
@@ -506,7 +486,7 @@ def insert_hold_rows(connection: Connection, rows: Sequence[Sequence[Any]]) -> N
                 deferred.holds.pop(row[0], None)
 
 
-_INSERT_HOLDS = BulkInsert("holds", [c for c in _HOLD_TYPES if c[0] in _INSERTED_HOLD_COLUMNS])
+_INSERT_HOLDS = BulkInsert(holds, _INSERTED_HOLD_COLUMNS)
 
 
 def lock_holds(connection: Connection, hold_ids: Iterable[str]) -> dict[str, Any]:
@@ -592,10 +572,8 @@ _READ_HOLDS_PG_TEXT = (
 )
 _READ_HOLDS_PG = Sql(_READ_HOLDS_PG_TEXT)
 _LOCK_HOLDS_PG = Sql(_READ_HOLDS_PG_TEXT + " FOR UPDATE OF h")
-_CONSUME_HOLDS = BulkUpdate("holds", ("id", "text"), [("posted_quantity", "bigint")])
-_RESOLVE_HOLDS = BulkUpdate(
-    "holds", ("id", "text"), [("status", "text"), ("resolved_at", "text"), ("posted_quantity", "bigint")]
-)
+_CONSUME_HOLDS = BulkUpdate(holds, "id", ["posted_quantity"])
+_RESOLVE_HOLDS = BulkUpdate(holds, "id", ["status", "resolved_at", "posted_quantity"])
 
 
 def get_hold(connection: Connection, hold_id: str) -> Row[Any] | None:

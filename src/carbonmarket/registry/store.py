@@ -176,11 +176,7 @@ def insert_transactions(connection: Connection, rows: list[dict[str, Any]]) -> N
     _INSERT_TRANSACTIONS.run(connection, [tuple(row.get(name) for name in columns) for row in rows])
 
 
-_BIGINT_COLUMNS = {"quantity"}
-_INSERT_TRANSACTIONS = BulkInsert(
-    "registry_transactions",
-    [(name, "bigint" if name in _BIGINT_COLUMNS else "text") for name in _TRANSACTION_COLUMNS],
-)
+_INSERT_TRANSACTIONS = BulkInsert(registry_transactions)
 
 
 def holder_kinds(connection: Connection, holder_ids: list[str]) -> dict[str, str]:
