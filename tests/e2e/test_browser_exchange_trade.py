@@ -84,6 +84,10 @@ def test_two_members_trade_and_both_see_the_fill_and_their_balances(live_server:
         place(seller, "sell", "98.00", "1000")
         seller.wait_for_selector("#open-orders tbody tr")
         assert "1,000" in seller.inner_text("#open-orders")
+        # The page loads the book and the open orders side by side: wait for the book too.
+        from playwright.sync_api import expect
+
+        expect(seller.locator("#book tbody")).to_contain_text("98.00")
         assert seller.inner_text("#book tbody").count("98.00") == 1
 
         sign_in(buyer, live_server, "bob", PASSWORD, "/exchange/trade")
