@@ -235,6 +235,23 @@ def test_moving_the_band_away_from_resting_orders_is_refused_until_they_expire()
     assert b.band == (8_100, 9_900)
 
 
+def test_numbers_beyond_the_engines_64_bit_fields_are_refused_when_the_book_is_made():
+    """Compiled, prices, quantities and seqs are C 64-bit integers: a book whose band, rules or
+    next seq could not fit them is refused in both builds, and the book's band stays as it was."""
+    with pytest.raises(ValueError, match="beyond 2\\*\\*62 fen"):
+        book(2**62)
+    with pytest.raises(ValueError, match="next_seq must be a positive integer below 2"):
+        Book("CEA24", RULES, 10_000, next_seq=2**62)
+    with pytest.raises(ValueError, match="order_quantity_max_t must be below 2"):
+        book(rules=dataclasses.replace(RULES, order_quantity_max_t=2**62))
+    b = book(10_000)
+    with pytest.raises(ValueError, match="beyond 2"):
+        b.set_reference_price(2**62 - 1)
+    assert b.band == (9_000, 11_000)
+    just_fits = Book("CEA24", RULES, 10_000, next_seq=2**62 - 1)
+    assert just_fits.apply(new("b1", "A", BUY, 10_000, 1))[0].seq == 2**62 - 1
+
+
 # Tick, lot, size and identity refusals -------------------------------------------------------------
 
 
