@@ -184,27 +184,87 @@ if cython.compiled:
     from cython.cimports.cpython.type import PyType_GenericAlloc  # type: ignore[import-not-found, import-untyped, unused-ignore]
 
 
+# Compiled, an event record (a tuple subclass) is allocated and filled in place from the arguments:
+# what `tuple.__new__(kind, (a, b, ...))` does, without the argument tuple and the copy. Records
+# are NamedTuples with no fields of their own beyond the tuple's (model.py), so their layout is a
+# tuple's. One function per record size, so no tuple of the fields is ever built (measured: the
+# tuple and its copy were ~5-10% of the benchmark's loop, bench/matching.md).
+
+
 @cython.cfunc
 @cython.inline
-@cython.locals(fields=tuple, size=cython.Py_ssize_t, index=cython.Py_ssize_t)
-def _record(kind: Any, fields: Any) -> Any:
-    """Compiled: an event record, a tuple subclass, allocated and filled in place from `fields`.
+@cython.locals(index=cython.Py_ssize_t)
+def _put(made: Any, index: int, item: Any) -> None:
+    Py_INCREF(item)  # PyTuple_SET_ITEM steals a reference
+    PyTuple_SET_ITEM(made, index, item)
 
-    What `tuple.__new__(kind, fields)` does, without the argument tuples and the copy: records are
-    NamedTuples with no fields of their own beyond the tuple's (model.py), so their layout is a tuple's.
-    """
-    size = len(fields)
-    made = PyType_GenericAlloc(kind, size)
-    for index in range(size):
-        item = fields[index]
-        Py_INCREF(item)  # PyTuple_SET_ITEM steals a reference
-        PyTuple_SET_ITEM(made, index, item)
+
+@cython.cfunc
+@cython.inline
+def _record2(kind: Any, a: Any, b: Any) -> Any:
+    made = PyType_GenericAlloc(kind, 2)
+    _put(made, 0, a)
+    _put(made, 1, b)
+    return made
+
+
+@cython.cfunc
+@cython.inline
+def _record3(kind: Any, a: Any, b: Any, c: Any) -> Any:
+    made = PyType_GenericAlloc(kind, 3)
+    _put(made, 0, a)
+    _put(made, 1, b)
+    _put(made, 2, c)
+    return made
+
+
+@cython.cfunc
+@cython.inline
+def _record6(kind: Any, a: Any, b: Any, c: Any, d: Any, e: Any, f: Any) -> Any:
+    made = PyType_GenericAlloc(kind, 6)
+    _put(made, 0, a)
+    _put(made, 1, b)
+    _put(made, 2, c)
+    _put(made, 3, d)
+    _put(made, 4, e)
+    _put(made, 5, f)
+    return made
+
+
+@cython.cfunc
+@cython.inline
+def _record10(
+    kind: Any, a: Any, b: Any, c: Any, d: Any, e: Any, f: Any, g: Any, h: Any, i: Any, j: Any
+) -> Any:
+    made = PyType_GenericAlloc(kind, 10)
+    _put(made, 0, a)
+    _put(made, 1, b)
+    _put(made, 2, c)
+    _put(made, 3, d)
+    _put(made, 4, e)
+    _put(made, 5, f)
+    _put(made, 6, g)
+    _put(made, 7, h)
+    _put(made, 8, i)
+    _put(made, 9, j)
     return made
 
 
 if not cython.compiled:
-    # Interpreted, events are built with tuple.__new__ directly: one C call, no Python-level __new__.
-    _record = tuple.__new__  # type: ignore[assignment]
+    # Interpreted, records are built by tuple.__new__: one C call, no Python-level __new__.
+    def _record2(kind: Any, a: Any, b: Any) -> Any:
+        return tuple.__new__(kind, (a, b))
+
+    def _record3(kind: Any, a: Any, b: Any, c: Any) -> Any:
+        return tuple.__new__(kind, (a, b, c))
+
+    def _record6(kind: Any, a: Any, b: Any, c: Any, d: Any, e: Any, f: Any) -> Any:
+        return tuple.__new__(kind, (a, b, c, d, e, f))
+
+    def _record10(
+        kind: Any, a: Any, b: Any, c: Any, d: Any, e: Any, f: Any, g: Any, h: Any, i: Any, j: Any
+    ) -> Any:
+        return tuple.__new__(kind, (a, b, c, d, e, f, g, h, i, j))
 
 
 @cython.final
@@ -389,6 +449,8 @@ class Book:
         orders=dict,
         well_typed=cython.bint,
         dead=cython.Py_ssize_t,
+        is_buy=cython.bint,
+        crosses=cython.bint,
     )
     def apply(self, command: Command) -> list[Event]:
         """Apply one command and return what happened, in order; a refusal leaves the book unchanged."""
@@ -433,54 +495,45 @@ class Book:
                 and mode is _AUTO
                 and pick is None
                 and instrument == self.instrument
-                and order_id not in orders
             ):
                 return self._new_order_checked(command)  # type: ignore[arg-type]
             # A buy may cross when the best ask key is at or below its price, a sell when the
             # best bid is at or above (a dead best level can only make it look so); such an
             # order takes the longer path. An order that rests, the commonest case, is done here.
             if side is _BUY:
+                is_buy = True
                 keys = self._ask_keys
-                if keys and keys[-1] <= price:
-                    return self._accept_auto(order_id, account, True, price, quantity)
-                seq = self._seq
-                self._seq = seq + 1
-                order = _Order.__new__(_Order)
-                order.order_id = order_id
-                order.account = account
-                order.is_buy = True
-                order.price = price
-                order.quantity = quantity
-                order.remaining = quantity
-                order.seq = seq
-                try:
-                    self._bids[price].append(order)
-                except KeyError:
-                    self._open_level(True, price).append(order)
+                crosses = keys and keys[-1] <= price
             elif side is _SELL:
+                is_buy = False
                 keys = self._bid_keys
-                if keys and keys[-1] >= price:
-                    return self._accept_auto(order_id, account, False, price, quantity)
-                seq = self._seq
-                self._seq = seq + 1
-                order = _Order.__new__(_Order)
-                order.order_id = order_id
-                order.account = account
-                order.is_buy = False
-                order.price = price
-                order.quantity = quantity
-                order.remaining = quantity
-                order.seq = seq
-                try:
-                    self._asks[price].append(order)
-                except KeyError:
-                    self._open_level(False, price).append(order)
+                crosses = keys and keys[-1] >= price
             else:
                 return self._new_order_checked(command)  # type: ignore[arg-type]
-            orders[order_id] = order
+            if crosses:
+                if order_id in orders:
+                    return self._new_order_checked(command)  # type: ignore[arg-type]
+                return self._accept_auto(order_id, account, is_buy, price, quantity)
+            order = _Order.__new__(_Order)
+            order.order_id = order_id
+            order.account = account
+            order.is_buy = is_buy
+            order.price = price
+            order.quantity = quantity
+            order.remaining = quantity
+            # The id's one probe of the index both tests that it is unused and records the order.
+            if orders.setdefault(order_id, order) is not order:
+                return self._new_order_checked(command)  # type: ignore[arg-type]
+            seq = self._seq
+            self._seq = seq + 1
+            order.seq = seq
+            try:
+                (self._bids if is_buy else self._asks)[price].append(order)
+            except KeyError:
+                self._open_level(is_buy, price).append(order)
             return [
-                _record(OrderAccepted, (order_id, instrument, side, price, quantity, seq)),
-                _record(OrderRested, (order_id, quantity)),
+                _record6(OrderAccepted, order_id, instrument, side, price, quantity, seq),
+                _record2(OrderRested, order_id, quantity),
             ]
         if kind is CancelOrder:
             if cython.compiled:  # noqa: SIM108
@@ -501,7 +554,7 @@ class Book:
                 self._dead = dead
                 if dead > self._compact_at:
                     self._compact()
-                return [_record(OrderCancelled, (order_id, remaining, CANCEL_BY_REQUEST))]
+                return [_record3(OrderCancelled, order_id, remaining, CANCEL_BY_REQUEST)]
             return self._cancel(command)  # type: ignore[arg-type]
         if kind is AmendOrder:
             return self._amend(command)  # type: ignore[arg-type]
@@ -611,13 +664,11 @@ class Book:
         self._seq = seq + 1
         self._orders[order_id] = None  # accepted; _rest records it if a remainder rests
         side = _BUY if is_buy else _SELL
-        events: list[Event] = [
-            _record(OrderAccepted, (order_id, self.instrument, side, price, quantity, seq))
-        ]
+        events: list[Event] = [_record6(OrderAccepted, order_id, self.instrument, side, price, quantity, seq)]
         remaining = self._match(order_id, account, is_buy, price, quantity, events) if crosses else quantity
         if remaining:
             self._rest(_new_order(order_id, account, is_buy, price, quantity, remaining, seq))
-            events.append(_record(OrderRested, (order_id, remaining)))
+            events.append(_record2(OrderRested, order_id, remaining))
         return events
 
     def _check_new(self, c: NewOrder) -> OrderRejected | None:
@@ -741,7 +792,6 @@ class Book:
         events=list,
         resting=_Order,
         front=_Order,
-        trade=tuple,
         dead=cython.Py_ssize_t,
         open_quantity=cython.longlong,
         fill=cython.longlong,
@@ -775,32 +825,24 @@ class Book:
                     continue
                 fill = open_quantity if open_quantity <= remaining else remaining
                 if is_buy:
-                    trade = (
-                        f"{instrument}-{seq}",
-                        instrument,
-                        level_price,
-                        fill,
-                        order_id,
-                        resting.order_id,
-                        account,
-                        resting.account,
-                        aggressor,
-                        seq,
-                    )
+                    buy_id, sell_id, buyer, seller = order_id, resting.order_id, account, resting.account
                 else:
-                    trade = (
+                    buy_id, sell_id, buyer, seller = resting.order_id, order_id, resting.account, account
+                append(
+                    _record10(
+                        TradeExecuted,
                         f"{instrument}-{seq}",
                         instrument,
                         level_price,
                         fill,
-                        resting.order_id,
-                        order_id,
-                        resting.account,
-                        account,
+                        buy_id,
+                        sell_id,
+                        buyer,
+                        seller,
                         aggressor,
                         seq,
                     )
-                append(_record(TradeExecuted, trade))
+                )
                 seq += 1
                 remaining -= fill
                 if fill == open_quantity:
