@@ -36,16 +36,15 @@ read_page_rows = 10_000
 _LOCK_HEAD = Sql("SELECT seq FROM exchange_journal_heads WHERE stream = :s", postgres_suffix=" FOR UPDATE")
 _SET_HEAD = Sql("UPDATE exchange_journal_heads SET seq = :v WHERE stream = :s")
 _INSERT_ROWS = BulkInsert(exchange_journal, ["stream", "seq", "command", "at"])
-# PostgreSQL: the rows (one array per column) and the new head in one statement.
-# The commands travel as one JSON array; `json` (not `jsonb`) keeps each element's text exactly as
-# encoded, so every row holds the same canonical text as when encoded alone. The longest row comes
-# back for the size check.
+# PostgreSQL: the rows and the new head in one statement that returns nothing, so it can be sent
+# in a pipeline (`db.raw.pipelined`) without waiting. The commands travel as one JSON array of
+# their texts; `json` (not `jsonb`) keeps each element's text exactly as sent, so every row holds
+# its command's canonical text.
 _APPEND_PG = Sql(
     "WITH appended AS (INSERT INTO exchange_journal (stream, seq, command, at) "
     "SELECT :s, :head + CAST(c.n AS bigint), CAST(c.command AS text), :at "
-    "FROM json_array_elements(CAST(:commands AS json)) WITH ORDINALITY AS c(command, n) "
-    "RETURNING length(command) AS size) "
-    "UPDATE exchange_journal_heads SET seq = :v WHERE stream = :s RETURNING (SELECT max(size) FROM appended)"
+    "FROM json_array_elements(CAST(:commands AS json)) WITH ORDINALITY AS c(command, n)) "
+    "UPDATE exchange_journal_heads SET seq = :v WHERE stream = :s"
 )
 
 
@@ -88,31 +87,35 @@ def append(connection: Connection, stream: str, command_json: dict[str, Any], at
 def append_many(
     connection: Connection, stream: str, head: int, commands: Sequence[tuple[dict[str, Any], str]]
 ) -> list[int]:
-    """Append commands after `head` (what `lock` returned in this transaction); returns their seqs.
+    """Append commands after `head` (what `lock` returned in this transaction); returns their seqs."""
+    return append_texts(connection, stream, head, [(_encode(body), at) for body, at in commands])
+
+
+def append_texts(
+    connection: Connection, stream: str, head: int, commands: Sequence[tuple[str, str]]
+) -> list[int]:
+    """`append_many` with each command already as its canonical text (`model.command_text`).
 
     One statement on PostgreSQL (the rows and the head), two on SQLite, whatever the number of
     commands: the group commit of `Exchange.submit_many` writes a whole batch's journal at once.
+    Nothing is read back, so on PostgreSQL it can go in the batch's pipeline.
     """
     if not commands:
         return []
+    longest = max(len(text) for text, _ in commands)
+    if longest > command_json_max_bytes:
+        raise AssertionError(f"a journalled command of {longest} bytes is not a command")
     seqs = list(range(head + 1, head + len(commands) + 1))
     ats = {at for _, at in commands}
     if connection.dialect.name == "postgresql" and len(ats) == 1:
-        # One parameter whatever the batch: the commands encoded in one call.
-        whole = _encode([body for body, _ in commands])
+        # One parameter whatever the batch: the texts joined into one JSON array.
+        whole = "[" + ",".join(text for text, _ in commands) + "]"
         parameters = {"s": stream, "head": head, "at": ats.pop(), "v": seqs[-1], "commands": whole}
-        found = _APPEND_PG.one(connection, parameters)
-        assert found is not None, "the stream's head was locked by this transaction"
-        longest = int(found[0])
+        _APPEND_PG.run(connection, parameters)
     else:
-        texts = [_encode(body) for body, _ in commands]
-        longest = max(len(text) for text in texts)
-        rows = [(stream, seq, text, at) for seq, text, (_, at) in zip(seqs, texts, commands, strict=True)]
+        rows = [(stream, seq, text, at) for seq, (text, at) in zip(seqs, commands, strict=True)]
         _INSERT_ROWS.run(connection, rows)
         _SET_HEAD.run(connection, {"s": stream, "v": seqs[-1]})
-    if longest > command_json_max_bytes:
-        # Raised inside the caller's transaction, which rolls back the rows just written.
-        raise AssertionError(f"a journalled command of {longest} bytes is not a command")
     return seqs
 
 

@@ -12,6 +12,7 @@ price levels. Prices are integer fen, quantities integer tonnes: there are no fl
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple, NoReturn
@@ -284,6 +285,26 @@ def command_as_json(command: Command) -> dict[str, Any]:
         value = getattr(command, name)
         body[name] = value.value if isinstance(value, StrEnum) else value
     return body
+
+
+# The journal's canonical text of a command: `command_as_json`'s object with its keys sorted and no
+# spaces. Built without the intermediate object: the names in sorted order with where each value
+# comes from (the command's field index, or -1 for `type`), so the encoder needs no sort_keys.
+# StrEnum members encode as their text, which is their value.
+_encode_in_order = json.JSONEncoder(separators=(",", ":")).encode
+_SORTED_FIELDS: dict[type[Any], tuple[tuple[str, int], ...]] = {
+    kind: tuple(sorted([("type", -1), *((name, index) for index, name in enumerate(kind._fields))]))
+    for kind in _COMMAND_TYPES
+}
+
+
+def command_text(command: Command) -> str:
+    """The command's journal text: the canonical JSON (sorted keys, no spaces) of `command_as_json`."""
+    kind = type(command)
+    type_text = _COMMAND_TYPES[kind]
+    return _encode_in_order(
+        {name: type_text if index < 0 else command[index] for name, index in _SORTED_FIELDS[kind]}
+    )
 
 
 def command_from_json(body: Any) -> Command:

@@ -62,8 +62,8 @@ from carbonmarket.exchange.model import (
     OrderRejected,
     Side,
     TradeExecuted,
-    command_as_json,
     command_from_json,
+    command_text,
 )
 from carbonmarket.exchange.settlement import (
     ExchangeRules,
@@ -130,7 +130,7 @@ class _Tx:
     day: str
     books: dict[str, BookState] = field(default_factory=dict)
     heads: dict[str, int] = field(default_factory=dict)
-    pending_journal: dict[str, list[tuple[dict[str, Any], str]]] = field(default_factory=dict)
+    pending_journal: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # (command text, at)
     new_orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     changed: dict[str, dict[str, Any]] = field(default_factory=dict)
     loaded: dict[str, Any] = field(default_factory=dict)
@@ -354,7 +354,7 @@ class Exchange:
     def _flush_journal(self, tx: _Tx) -> None:
         """Write the batch's journal rows (one insert per stream), before anything is applied."""
         for stream, entries in sorted(tx.pending_journal.items()):
-            journal.append_many(tx.connection, stream, tx.heads[stream], entries)
+            journal.append_texts(tx.connection, stream, tx.heads[stream], entries)
             tx.heads[stream] += len(entries)
         tx.pending_journal.clear()
 
@@ -1246,7 +1246,7 @@ class _Batch:
             raise Refused(Code(rejected.code), rejected.message, order_id=rejected.order_id)
         self.tx.applied = True
         stream = journal.listed_stream(instrument)
-        self.tx.pending_journal.setdefault(stream, []).append((command_as_json(command), self.tx.at))
+        self.tx.pending_journal.setdefault(stream, []).append((command_text(command), self.tx.at))
         state.seq += 1
         return events
 
@@ -1416,7 +1416,6 @@ class _Batch:
     def commit(self) -> int:
         """Journal, release, settle, reserve, order rows (the class text); returns the trades settled."""
         tx = self.tx
-        self.x._flush_journal(tx)
         specs = [
             SettlementSpec(
                 trade_id=f.event.trade_id,
@@ -1456,6 +1455,8 @@ class _Batch:
             postings.is_serialised(tx.connection, instrument) for instrument in sorted(instruments)
         )
         with postings.pipelined(tx.connection, enabled=plain):
+            # First in the pipeline: the journal rows are written before anything is applied.
+            self.x._flush_journal(tx)
             self._settle(specs, resting, kinds, operator)
             # The order rows are written in the same pipeline, so `_flush_orders` finds none left.
             self.x._flush_orders(tx)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from carbonmarket.core.results import Code
 from carbonmarket.exchange.engine import Book
@@ -24,6 +27,7 @@ from carbonmarket.exchange.model import (
     TradeExecuted,
     command_as_json,
     command_from_json,
+    command_text,
     event_as_json,
     price_band,
 )
@@ -530,3 +534,33 @@ def test_listed_rules_refuse_values_no_market_could_mean():
 
 def test_a_cancel_naming_no_text_id_is_refused_not_crashed():
     assert rejection(book().apply(CancelOrder(["o1"], "A", AT))) == Code.ORDER_INVALID_FIELD  # type: ignore[arg-type]
+
+
+_texts = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
+_maybe_int = st.none() | st.integers(-(2**70), 2**70)
+_any_commands = st.one_of(
+    st.builds(
+        NewOrder,
+        _texts,
+        _texts,
+        _texts,
+        st.sampled_from(list(Side)),
+        st.integers(-(2**70), 2**70),
+        st.integers(-(2**70), 2**70),
+        _texts,
+        st.sampled_from(list(MatchMode)),
+        st.none() | _texts,
+    ),
+    st.builds(CancelOrder, _texts, _texts, _texts),
+    st.builds(AmendOrder, _texts, _texts, _texts, _maybe_int, _maybe_int),
+)
+
+
+@given(command=_any_commands)
+@settings(max_examples=300, deadline=None)
+def test_a_commands_journal_text_is_the_canonical_json_of_its_json_object(command: object) -> None:
+    """command_text builds the journal's text without the object or sort_keys: it must be the same text,
+    and it reads back as the same command."""
+    canonical = json.dumps(command_as_json(command), sort_keys=True, separators=(",", ":"))  # type: ignore[arg-type]
+    assert command_text(command) == canonical  # type: ignore[arg-type]
+    assert json.loads(command_text(command)) == command_as_json(command)  # type: ignore[arg-type]
