@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from enum import StrEnum
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, NamedTuple, NoReturn
 
 from carbonmarket.core.results import Code, Refused
@@ -291,7 +292,23 @@ def command_as_json(command: Command) -> dict[str, Any]:
 # spaces. Built without the intermediate object: the names in sorted order with where each value
 # comes from (the command's field index, or -1 for `type`), so the encoder needs no sort_keys.
 # StrEnum members encode as their text, which is their value.
-_encode_in_order = json.JSONEncoder(separators=(",", ":")).encode
+_encoder = json.JSONEncoder(separators=(",", ":"))
+# The C encoder made once: `JSONEncoder.encode` makes a new one for every call, which is most of its
+# cost for a small object (3.4 -> 2.5 µs a command). No circular check: the object is flat.
+_encode_parts = (
+    None
+    if c_make_encoder is None
+    else c_make_encoder(None, _encoder.default, encode_basestring_ascii, None, ":", ",", False, False, True)
+)
+
+
+def _encode_in_order(body: dict[str, Any]) -> str:
+    """The JSON text of `body`, keys in the order given, no spaces."""
+    if _encode_parts is None:  # pragma: no cover - CPython always has the C encoder
+        return _encoder.encode(body)
+    return "".join(_encode_parts(body, 0))
+
+
 _SORTED_FIELDS: dict[type[Any], tuple[tuple[str, int], ...]] = {
     kind: tuple(sorted([("type", -1), *((name, index) for index, name in enumerate(kind._fields))]))
     for kind in _COMMAND_TYPES

@@ -81,6 +81,11 @@ from carbonmarket.registry import store as registry_store
 from carbonmarket.registry.model import AccountType, check_acquiring, check_transferring
 from carbonmarket.registry.postings import Authority, HoldSpec
 
+# The stored texts of the sides (Python 3.11 reads an enum's .value through a descriptor: slow
+# on paths that run for every order).
+_BUY_TEXT: str = Side.BUY.value
+_SELL_TEXT: str = Side.SELL.value
+
 # The exchange's own identity for settlement: it spends the holds members placed (markets contract).
 SETTLEMENT_ACTOR = Actor("exchange-settlement", Role.EXCHANGE_OPERATOR)
 OPERATOR_ROLES = {Role.EXCHANGE_OPERATOR}
@@ -1179,8 +1184,8 @@ class _Batch:
             "order_id": order_id,
             "account": account,
             "instrument": instrument,
-            "side": side.value,
-            "mode": mode.value,
+            "side": str(side),  # a StrEnum's text is its value; str() is quicker than .value
+            "mode": str(mode),
             "price_fen": price,
             "quantity": quantity,
             "remaining": quantity,
@@ -1219,7 +1224,7 @@ class _Batch:
         remaining = max(total - (resting.quantity - resting.remaining), 0)
         limit = resting.price_fen if new_price is None else new_price
         still_held = self.reservations[order_id].left
-        if order["side"] == Side.SELL.value:
+        if order["side"] == _SELL_TEXT:
             need, need_in = remaining, instrument
             self._check_units(account, instrument, need - still_held)
         else:
@@ -1325,7 +1330,7 @@ class _Batch:
         self._credit((event.sell_account, FUNDS_ID), value - seller_fee)
 
     def _finish(self, order_id: str, order: dict[str, Any]) -> None:
-        instrument = FUNDS_ID if order["side"] == Side.BUY.value else order["instrument"]
+        instrument = FUNDS_ID if order["side"] == _BUY_TEXT else order["instrument"]
         if not self._end_reservation(order_id, order["account"], instrument):
             # Reserved and ended inside this batch: its hold never reached the ledger.
             self._update(order_id, hold_id=None)
@@ -1487,7 +1492,7 @@ class _Batch:
                     reservation.hold_id,  # type: ignore[arg-type]
                     HoldKind.ORDER,
                     order["account"],
-                    FUNDS_ID if order["side"] == Side.BUY.value else order["instrument"],
+                    FUNDS_ID if order["side"] == _BUY_TEXT else order["instrument"],
                     reservation.left,
                     reason="exchange order",
                 )

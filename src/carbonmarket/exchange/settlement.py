@@ -390,9 +390,12 @@ def _legs(
     return legs
 
 
+_MODALITIES = frozenset(m.value for m in Modality)
+
+
 def _check_spec(trade: SettlementSpec) -> None:
     """A settlement names two different parties, a known modality and positive integer terms."""
-    if trade.modality not in {m.value for m in Modality}:
+    if trade.modality not in _MODALITIES:
         raise AssertionError(f"unknown modality {trade.modality!r}")
     if trade.buyer_account == trade.seller_account:
         raise Refused(Code.ORDER_SELF_TRADE, f"trade {trade.trade_id}: buyer and seller are one account")

@@ -294,7 +294,7 @@ def create_holds(connection: Connection, requests: Sequence[HoldRequest], at: st
         [
             (
                 r.hold_id,
-                r.kind.value,
+                str(r.kind),  # a StrEnum's value; quicker than .value on 3.11
                 r.account,
                 r.instrument,
                 r.quantity,

@@ -209,7 +209,7 @@ def insert_legs(
         {
             "batch_id": batch_id,
             "leg": number,
-            "kind": leg.kind.value,
+            "kind": str(leg.kind),  # a StrEnum's value; quicker than .value on 3.11
             "debit_account": leg.debit,
             "credit_account": leg.credit,
             "instrument_id": leg.instrument,

@@ -502,7 +502,7 @@ def _hold_many(
     return [
         {
             "hold": r.hold_id,
-            "kind": r.kind.value,
+            "kind": str(r.kind),
             "account": r.account,
             "instrument": r.instrument,
             "quantity": r.quantity,
