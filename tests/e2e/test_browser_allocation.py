@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from carbonmarket.core.actors import LOCAL_OPERATOR
 from carbonmarket.db.engine import make_engine
@@ -56,26 +57,26 @@ def page(live_server: str) -> Iterator[Any]:
 def test_a_regulator_pre_allocates_a_year_after_confirming_the_dry_run(page: Any, live_server: str) -> None:
     sign_in(page, live_server, "regulator", PASSWORD, "/allocation")
     page.wait_for_selector("#plans tbody tr")
-    assert "power-2023" in page.inner_text("#plans")
+    expect(page.locator("#plans")).to_contain_text("power-2023", use_inner_text=True)
     page.fill("#year", "2023")
     page.click("#year-load")
     page.wait_for_selector("#calc-section:not([hidden])")
     # 70% of 2,000,000 + 70% of 300,000 = 1,610,000.
-    assert "pre-allocation 1,610,000 t" in page.inner_text("#calc-totals")
-    assert "IV" in page.inner_text("#calc")
+    expect(page.locator("#calc-totals")).to_contain_text("pre-allocation 1,610,000 t", use_inner_text=True)
+    expect(page.locator("#calc")).to_contain_text("IV", use_inner_text=True)
     page.click("#run-preallocation")
-    assert "1,610,000 t" in page.inner_text("#confirm-text")
+    expect(page.locator("#confirm-text")).to_contain_text("1,610,000 t", use_inner_text=True)
     page.click("#confirm-run")
     page.wait_for_selector("#runs tbody tr")
-    assert "1,610,000" in page.inner_text("#runs")
-    assert "delivered 1,610,000 t" in page.inner_text("#alloc-status")
+    expect(page.locator("#runs")).to_contain_text("1,610,000", use_inner_text=True)
+    expect(page.locator("#alloc-status")).to_contain_text("delivered 1,610,000 t", use_inner_text=True)
     page.fill("#entity", "E1")
     page.click("#entity-load")
     page.wait_for_selector("#entity-years tbody tr")
-    assert "1,400,000" in page.inner_text("#entity-years")
+    expect(page.locator("#entity-years")).to_contain_text("1,400,000", use_inner_text=True)
     page.click("#entity-years button")
     page.wait_for_selector("#lines:not([hidden]) tbody tr")
-    assert "share=0.70" in page.inner_text("#lines")
+    expect(page.locator("#lines")).to_contain_text("share=0.70", use_inner_text=True)
 
 
 def test_a_representative_sees_its_own_entity_and_not_another(page: Any, live_server: str) -> None:
@@ -83,4 +84,6 @@ def test_a_representative_sees_its_own_entity_and_not_another(page: Any, live_se
     page.fill("#entity", "E2")
     page.click("#entity-load")
     page.wait_for_selector("#alloc-error:not([hidden])")
-    assert "may read the allocation of entities it represents" in page.inner_text("#alloc-error")
+    expect(page.locator("#alloc-error")).to_contain_text(
+        "may read the allocation of entities it represents", use_inner_text=True
+    )

@@ -138,7 +138,7 @@ def test_search_by_serial_shows_project_vintage_account_type_and_certificate(
     page: Any, live_server: str
 ) -> None:
     page.goto(f"{live_server}/ccer")
-    assert "Hangzhou Expo 2025" in page.inner_text("#cancellations")
+    expect(page.locator("#cancellations")).to_contain_text("Hangzhou Expo 2025", use_inner_text=True)
     page.fill("#serial-input", "CCER-W1-2024-000150")
     page.click("#serial-submit")
     page.wait_for_selector("#serial-result:not([hidden])")
@@ -148,26 +148,26 @@ def test_search_by_serial_shows_project_vintage_account_type_and_certificate(
     assert "Hangzhou Expo 2025" in result
     page.fill("#serial-input", "CCER-W1-2024-000201")
     page.click("#serial-submit")
-    expect(page.locator("#serial-result")).to_contain_text("000201")
-    assert "holding account" in page.inner_text("#serial-result")
-    assert "in circulation" in page.inner_text("#serial-result")
+    expect(page.locator("#serial-result")).to_contain_text("000201", use_inner_text=True)
+    expect(page.locator("#serial-result")).to_contain_text("holding account", use_inner_text=True)
+    expect(page.locator("#serial-result")).to_contain_text("in circulation", use_inner_text=True)
     page.fill("#serial-input", "CCER-W1-2024-999999")
     page.click("#serial-submit")
     page.wait_for_selector("#serial-error:not([hidden])")
-    assert "never issued" in page.inner_text("#serial-error")
+    expect(page.locator("#serial-error")).to_contain_text("never issued", use_inner_text=True)
 
 
 def test_a_project_in_disclosure_takes_a_public_comment(page: Any, live_server: str) -> None:
     page.goto(f"{live_server}/ccer")
     page.click("#disclosure a[href='/ccer/projects/S1']")
     page.wait_for_url("**/ccer/projects/S1")
-    assert "in disclosure" in page.inner_text("#project-status")
+    expect(page.locator("#project-status")).to_contain_text("in disclosure", use_inner_text=True)
     page.fill("#comment-author", "Gansu residents' association")
     page.fill("#comment-text", "Please publish the water use of the cooling system.")
     page.click("#comment-submit")
-    expect(page.locator("#comment-status")).to_contain_text("public record")
+    expect(page.locator("#comment-status")).to_contain_text("public record", use_inner_text=True)
     page.reload()
-    assert "water use of the cooling system" in page.inner_text("#comments")
+    expect(page.locator("#comments")).to_contain_text("water use of the cooling system", use_inner_text=True)
 
 
 def test_the_owner_console_lists_the_owners_projects_and_next_steps(page: Any, live_server: str) -> None:

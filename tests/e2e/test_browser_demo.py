@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from carbonmarket.simulation.demo_users import add_demo_users
 from carbonmarket.simulation.spec import load_scenario
@@ -42,7 +43,7 @@ def test_a_visitor_browses_the_demo_year_the_platform_ran(page: Any, demo: dict[
     page.goto(f"{base}/market")
     # The latest close of the year's vintage is the year-end close the run reported.
     row = page.locator('#closes tr[data-instrument="CEA24"]')
-    assert row.locator("td.close").inner_text() == f"{summary['close_year_end_cny']:.2f}"
+    expect(row.locator("td.close")).to_have_text(f"{summary['close_year_end_cny']:.2f}", use_inner_text=True)
     page.select_option("#chart-instrument", "CEA24")
     page.wait_for_selector('#market-chart[data-instrument="CEA24"]')
     page.wait_for_selector("#market-chart .main-svg")
@@ -54,7 +55,7 @@ def test_a_visitor_browses_the_demo_year_the_platform_ran(page: Any, demo: dict[
 
     page.goto(f"{base}/compliance/list?year=2024")
     rate = summary["compliance_rate"] * 100
-    assert page.locator("#list-rate").inner_text() == f"{int(rate * 100) / 100:.2f}%"
+    expect(page.locator("#list-rate")).to_have_text(f"{int(rate * 100) / 100:.2f}%", use_inner_text=True)
 
 
 def test_the_demo_log_ins_open_their_consoles(page: Any, demo: dict[str, Any]) -> None:
@@ -65,7 +66,7 @@ def test_the_demo_log_ins_open_their_consoles(page: Any, demo: dict[str, Any]) -
     # The regulator's dashboard shows the run's year 2024: every generated entity is covered.
     expect(page.locator("#dashboard-pick")).to_be_visible()
     page.select_option("#dashboard-year", "2024")
-    expect(page.locator("#dashboard-summary")).to_contain_text("compliance year 2024")
+    expect(page.locator("#dashboard-summary")).to_contain_text("compliance year 2024", use_inner_text=True)
     expect(page.locator("#dashboard-summary")).to_contain_text(
         f"{demo['summary']['entities']} covered entities"
     )

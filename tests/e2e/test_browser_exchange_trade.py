@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from playwright.sync_api import expect
 
 from carbonmarket.api.app import create_app
 from carbonmarket.config import Settings
@@ -83,11 +84,9 @@ def test_two_members_trade_and_both_see_the_fill_and_their_balances(live_server:
         assert balance_cell(seller, "CEA24", 2) == "200,000"
         place(seller, "sell", "98.00", "1000")
         seller.wait_for_selector("#open-orders tbody tr")
-        assert "1,000" in seller.inner_text("#open-orders")
+        expect(seller.locator("#open-orders")).to_contain_text("1,000", use_inner_text=True)
         # The page loads the book and the open orders side by side: wait for the book too.
-        from playwright.sync_api import expect
-
-        expect(seller.locator("#book tbody")).to_contain_text("98.00")
+        expect(seller.locator("#book tbody")).to_contain_text("98.00", use_inner_text=True)
         assert seller.inner_text("#book tbody").count("98.00") == 1
 
         sign_in(buyer, live_server, "bob", PASSWORD, "/exchange/trade")
@@ -103,7 +102,7 @@ def test_two_members_trade_and_both_see_the_fill_and_their_balances(live_server:
 
         # Alice's page refreshes on its own: the fill, 400 t still open, the proceeds in.
         seller.wait_for_selector("#fills tbody tr")
-        assert "sold" in seller.inner_text("#fills")
+        expect(seller.locator("#fills")).to_contain_text("sold", use_inner_text=True)
         seller.wait_for_function("() => document.querySelector('#open-orders').innerText.includes('400')")
         assert balance_cell(seller, "CNY", 2) == "500,058,770.60"  # + 58,800.00 − 29.40
         assert balance_cell(seller, "CEA24", 3) == "400"  # reserved by the open order

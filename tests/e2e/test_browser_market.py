@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from carbonmarket.db.engine import make_engine
 from carbonmarket.exchange.settlement import exchange_rules
@@ -94,7 +95,7 @@ def test_the_market_page_draws_the_daily_close_from_real_trades(
     page.goto(f"{live_server}/market")
     row = page.locator('#closes tr[data-instrument="CEA24"]')
     # Friday's close 98.00 is the latest; today (16 July) has no listed trade yet, so it is carried.
-    assert row.locator("td.close").inner_text() == "98.00"
+    expect(row.locator("td.close")).to_have_text("98.00", use_inner_text=True)
     page.select_option("#chart-instrument", "CEA24")
     page.wait_for_selector('#market-chart[data-instrument="CEA24"]')
     page.wait_for_selector("#market-chart .main-svg")
@@ -119,7 +120,9 @@ def test_the_market_page_draws_the_daily_close_from_real_trades(
     page.wait_for_selector('#live-state:text-is("(live)")')
     market.trade("LIVE1", 9_850, 700, buyer="D-T")
     page.wait_for_selector('#recent-trades tr[data-trade="LIVE1"]')
-    assert page.locator('#recent-trades tr[data-trade="LIVE1"] td').nth(3).inner_text() == "98.50"
+    expect(page.locator('#recent-trades tr[data-trade="LIVE1"] td').nth(3)).to_have_text(
+        "98.50", use_inner_text=True
+    )
 
 
 def test_a_member_bids_in_an_open_session_and_sees_the_published_result(
@@ -142,13 +145,13 @@ def test_a_member_bids_in_an_open_session_and_sees_the_published_result(
     page.fill("#bid-quantity", "1000")
     page.click("#bid-submit")
     page.wait_for_selector("#bidding-error:not([hidden])")
-    assert "above" in page.inner_text("#bidding-error")
+    expect(page.locator("#bidding-error")).to_contain_text("above", use_inner_text=True)
     # The window closes; the operator clears the session from the same page.
     market.at(AFTER)
     sign_in(page, live_server, "ops", MARKET_PASSWORD, "/exchange/bidding")
     page.click('button[data-action="close"][data-session="S1"]')
     page.wait_for_selector("#result-section:not([hidden])")
-    assert page.locator("#result-bids tr[data-bid] td").nth(4).inner_text() == "won"
+    expect(page.locator("#result-bids tr[data-bid] td").nth(4)).to_have_text("won", use_inner_text=True)
     # The member comes back and sees the award: 40,000 t at the uniform price 98.00.
     sign_in(page, live_server, "bea", MARKET_PASSWORD, "/exchange/bidding")
     page.wait_for_selector('#my-bids tr td.bid-status:text("won")')
@@ -160,4 +163,6 @@ def test_a_member_bids_in_an_open_session_and_sees_the_published_result(
     assert market.registry.reconcile().ok
     # The market page lists the published result.
     page.goto(f"{live_server}/market")
-    assert page.locator('#bidding-results tr[data-session="S1"] td').nth(4).inner_text() == "40,000"
+    expect(page.locator('#bidding-results tr[data-session="S1"] td').nth(4)).to_have_text(
+        "40,000", use_inner_text=True
+    )

@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 import pytest
 import uvicorn
+from playwright.sync_api import expect
 from typer.testing import CliRunner
 
 from carbonmarket.api.app import create_app
@@ -107,5 +108,5 @@ def test_a_regulator_sees_open_alerts_in_the_review_queue(page: Any, live_server
     page.wait_for_selector("#alerts-section:not([hidden])")
     rows = page.locator("#alerts tbody tr")
     assert rows.count() >= 1
-    assert "COM-LOG-001" in page.inner_text("#alerts")
+    expect(page.locator("#alerts")).to_contain_text("COM-LOG-001", use_inner_text=True)
     page.screenshot(path=str(Path(os.environ.get("TMPDIR", "/tmp")) / "review-queue.png"), full_page=True)
