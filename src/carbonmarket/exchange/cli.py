@@ -318,13 +318,23 @@ def _bench_exchange(
     db: Db = None,
     orders: Annotated[int, typer.Option("--orders", help="Orders to submit.")] = 20_000,
     batch: Annotated[int, typer.Option("--batch", help="Orders per group commit.")] = 1_000,
+    repeat: Annotated[
+        int,
+        typer.Option("--repeat", help="Runs, each on a fresh scratch database; the medians are reported."),
+    ] = 1,
     as_json: Json = False,
 ) -> None:
     """Durable orders/s: journal, holds and settlement into the ledger, group commit (target 10,000/s)."""
     from carbonmarket.cli import database_url
     from carbonmarket.exchange.bench_durable import run_durable_benchmark
 
-    _emit(run_durable_benchmark(database_url(db), orders=orders, batch=batch, progress=not as_json), as_json)
+    try:
+        result = run_durable_benchmark(
+            database_url(db), orders=orders, batch=batch, repeat=repeat, progress=not as_json
+        )
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+    _emit(result, as_json)
 
 
 def _bench_matching() -> Callable[..., None] | None:
