@@ -5,6 +5,7 @@ statements of `ledger.store` keep every value; a pipeline (PostgreSQL) keeps ord
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -67,6 +68,24 @@ def steps(label: str) -> dict[str, Any]:
     }
 
 
+def as_group(group: dict[str, Any], *extra_holds: Any) -> Callable[[Connection, str], dict[str, Any]]:
+    """The command work that applies `group` (a `steps` result) in one `apply_group`, as the exchange."""
+
+    def work(connection: Connection, at: str) -> dict[str, Any]:
+        postings.apply_group(
+            connection,
+            at,
+            release=group["release"],
+            movements=group["movements"],
+            actor=EXCHANGE,
+            authority=Authority.SETTLEMENT,
+            holds=[*group["holds"], *extra_holds],
+        )
+        return {}
+
+    return work
+
+
 def ledger_picture(market: Registry, label: str) -> tuple[Any, ...]:
     with market.engine.connect() as connection:
         cached = sorted(
@@ -81,21 +100,7 @@ def ledger_picture(market: Registry, label: str) -> tuple[Any, ...]:
 
 def test_apply_group_releases_settles_and_reserves_in_that_order(market: Registry) -> None:
     reserve(market, "g")
-    group = steps("g")
-
-    def grouped(connection: Connection, at: str) -> dict[str, Any]:
-        postings.apply_group(
-            connection,
-            at,
-            release=group["release"],
-            movements=group["movements"],
-            actor=EXCHANGE,
-            authority=Authority.SETTLEMENT,
-            holds=group["holds"],
-        )
-        return {}
-
-    done(run(market, "grouped", grouped, EXCHANGE))
+    done(run(market, "grouped", as_group(steps("g")), EXCHANGE))
     after_group = ledger_picture(market, "g")
     assert market.reconcile().ok
     # Both holds spent in part stay pending with what the legs left them; the new holds exist.
@@ -115,19 +120,8 @@ def test_apply_group_matches_the_steps_alone(market: Registry) -> None:
         start = {
             r.account_id + r.instrument_id: (r.total, r.held) for r in connection.execute(select(balances))
         }
-    a, b = steps("a"), steps("b")
-
-    def grouped(connection: Connection, at: str) -> dict[str, Any]:
-        postings.apply_group(
-            connection,
-            at,
-            release=a["release"],
-            movements=a["movements"],
-            actor=EXCHANGE,
-            authority=Authority.SETTLEMENT,
-            holds=a["holds"],
-        )
-        return {}
+    b = steps("b")
+    grouped = as_group(steps("a"))
 
     def alone(connection: Connection, at: str) -> dict[str, Any]:
         postings.release_many(connection, b["release"], at)
@@ -166,20 +160,8 @@ def test_apply_group_matches_the_steps_alone(market: Registry) -> None:
 def test_apply_group_refuses_as_a_whole_and_changes_nothing(market: Registry) -> None:
     reserve(market, "r")
     before = ledger_picture(market, "r")
-    group = steps("r")
-
-    def too_much(connection: Connection, at: str) -> dict[str, Any]:
-        # A-T has 400 t available after the settlement; the last new hold asks 401 t.
-        postings.apply_group(
-            connection,
-            at,
-            release=group["release"],
-            movements=group["movements"],
-            actor=EXCHANGE,
-            authority=Authority.SETTLEMENT,
-            holds=[*group["holds"], spec("r-huge", "A-T", "CEA24", 401)],
-        )
-        return {}
+    # A-T has 400 t available after the settlement; the last new hold asks 401 t.
+    too_much = as_group(steps("r"), spec("r-huge", "A-T", "CEA24", 401))
 
     refused(run(market, "too-much", too_much, EXCHANGE), Code.INSUFFICIENT_BALANCE)
     assert ledger_picture(market, "r") == before

@@ -34,13 +34,17 @@ statement_observers: list[Callable[[str, float], None]] = []
 
 
 class Sql:
-    """One statement's text for both databases, with an optional suffix for one of them."""
+    """One statement for both databases: one text, a suffix for either, or (`postgres=`) a text of
+    PostgreSQL's own — e.g. a join with `jsonb_array_elements_text` where SQLite reads `json_each`."""
 
     __slots__ = ("_postgres", "_sqlite")
 
-    def __init__(self, text: str, *, postgres_suffix: str = "", sqlite_suffix: str = "") -> None:
+    def __init__(
+        self, text: str, *, postgres: str | None = None, postgres_suffix: str = "", sqlite_suffix: str = ""
+    ) -> None:
         self._sqlite = text + sqlite_suffix
-        self._postgres = _PARAMETER.sub(r"%(\1)s", (text + postgres_suffix).replace("%", "%%"))
+        postgres_text = (text if postgres is None else postgres) + postgres_suffix
+        self._postgres = _PARAMETER.sub(r"%(\1)s", postgres_text.replace("%", "%%"))
 
     def text_for(self, connection: Connection) -> str:
         """The statement as the connection's driver wants it."""

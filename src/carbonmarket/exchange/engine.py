@@ -81,24 +81,11 @@ class _Interpreted:
     bint = bool
 
     @staticmethod
-    def cclass(kind: _T) -> _T:
-        return kind
+    def _unchanged(thing: _T) -> _T:
+        return thing
 
-    @staticmethod
-    def cfunc(function: _T) -> _T:
-        return function
-
-    @staticmethod
-    def inline(function: _T) -> _T:
-        return function
-
-    @staticmethod
-    def final(kind: _T) -> _T:
-        return kind
-
-    @staticmethod
-    def no_gc(kind: _T) -> _T:
-        return kind
+    # The decorators that only tell Cython how to compile what they decorate.
+    cclass = cfunc = inline = final = no_gc = _unchanged
 
     @staticmethod
     def freelist(size: int) -> Callable[[_T], _T]:

@@ -48,12 +48,10 @@ _change_values = operator.itemgetter(*ORDER_CHANGE_COLUMNS)
 _UPDATE_ORDERS = BulkUpdate(exchange_orders, "order_id", ORDER_CHANGE_COLUMNS)
 _ORDERS_BY_ID = Sql(
     f"SELECT {', '.join(ORDER_COLUMNS)} FROM exchange_orders "
-    "WHERE order_id IN (SELECT value FROM json_each(:ids))"
-)
-# A join with the ids, not `= ANY(array)` (ledger/store.py `_READ_HOLDS_PG_TEXT` says why).
-_ORDERS_BY_ID_PG = Sql(
-    f"SELECT {', '.join('o.' + name for name in ORDER_COLUMNS)} FROM exchange_orders AS o "
-    "JOIN jsonb_array_elements_text(CAST(:ids AS jsonb)) AS k(id) ON o.order_id = k.id"
+    "WHERE order_id IN (SELECT value FROM json_each(:ids))",
+    # A join with the ids, not `= ANY(array)` (ledger/store.py `_READ_HOLDS` says why).
+    postgres=f"SELECT {', '.join('o.' + name for name in ORDER_COLUMNS)} FROM exchange_orders AS o "
+    "JOIN jsonb_array_elements_text(CAST(:ids AS jsonb)) AS k(id) ON o.order_id = k.id",
 )
 
 
@@ -71,9 +69,7 @@ def orders_by_id(connection: Connection, order_ids: Sequence[str]) -> dict[str, 
     if not order_ids:
         return {}
     ids = json.dumps(list(order_ids))
-    found = (_ORDERS_BY_ID_PG if connection.dialect.name == "postgresql" else _ORDERS_BY_ID).all(
-        connection, {"ids": ids}
-    )
+    found = _ORDERS_BY_ID.all(connection, {"ids": ids})
     return {row[0]: dict(zip(ORDER_COLUMNS, row, strict=True)) for row in found}
 
 
@@ -211,20 +207,17 @@ def bought_on(
         return {}
     wanted = set(keys)
     accounts = sorted({account for account, _ in wanted})
-    statement = _BOUGHT_PG if connection.dialect.name == "postgresql" else _BOUGHT
-    rows = statement.all(connection, {"day": day, "accounts": json.dumps(accounts)})
+    rows = _BOUGHT.all(connection, {"day": day, "accounts": json.dumps(accounts)})
     found = {(account, instrument): int(quantity) for account, instrument, quantity in rows}
     return {key: found.get(key, 0) for key in wanted}
 
 
 _BOUGHT = Sql(
     "SELECT account, instrument, quantity FROM exchange_bought_today "
-    "WHERE day = :day AND account IN (SELECT value FROM json_each(:accounts))"
-)
-_BOUGHT_PG = Sql(
-    "SELECT b.account, b.instrument, b.quantity FROM exchange_bought_today AS b "
+    "WHERE day = :day AND account IN (SELECT value FROM json_each(:accounts))",
+    postgres="SELECT b.account, b.instrument, b.quantity FROM exchange_bought_today AS b "
     "JOIN jsonb_array_elements_text(CAST(:accounts AS jsonb)) AS k(account) ON b.account = k.account "
-    "WHERE b.day = :day"
+    "WHERE b.day = :day",
 )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import operator
 from collections import namedtuple
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -534,10 +533,7 @@ def _select_holds(connection: Connection, hold_ids: Iterable[str], *, lock: bool
     ids = sorted(set(hold_ids))
     if not ids:
         return {}
-    if connection.dialect.name == "postgresql":
-        rows = (_LOCK_HOLDS_PG if lock else _READ_HOLDS_PG).all(connection, {"ids": encode_rows(ids)})
-    else:
-        rows = _READ_HOLDS.all(connection, {"ids": json.dumps(ids)})
+    rows = (_LOCK_HOLDS if lock else _READ_HOLDS).all(connection, {"ids": encode_rows(ids)})
     return {row[0]: HoldRow(*row) for row in rows}
 
 
@@ -560,18 +556,19 @@ def resolve_holds(connection: Connection, resolved: Sequence[tuple[str, str, int
         )
 
 
-_READ_HOLDS = Sql(
+# On PostgreSQL a join with the ids rather than `id = ANY(array)`: with stale statistics (a table
+# that grew since it was analysed) the planner may scan the table and test every row against every
+# id, which costs ids × rows; the join is a hash or an index look-up per id either way. SQLite holds
+# its one write lock from BEGIN, so only PostgreSQL locks the rows.
+_READ_HOLDS_TEXT = (
     f"SELECT {', '.join(HOLD_COLUMNS)} FROM holds WHERE id IN (SELECT value FROM json_each(:ids)) ORDER BY id"
 )
-# A join with the ids rather than `id = ANY(array)`: with stale statistics (a table that grew since
-# it was analysed) the planner may scan the table and test every row against every id, which
-# costs ids × rows; the join is a hash or an index look-up per id either way.
 _READ_HOLDS_PG_TEXT = (
     f"SELECT {', '.join('h.' + name for name in HOLD_COLUMNS)} FROM holds AS h "
     "JOIN jsonb_array_elements_text(CAST(:ids AS jsonb)) AS k(id) ON h.id = k.id ORDER BY h.id"
 )
-_READ_HOLDS_PG = Sql(_READ_HOLDS_PG_TEXT)
-_LOCK_HOLDS_PG = Sql(_READ_HOLDS_PG_TEXT + " FOR UPDATE OF h")
+_READ_HOLDS = Sql(_READ_HOLDS_TEXT, postgres=_READ_HOLDS_PG_TEXT)
+_LOCK_HOLDS = Sql(_READ_HOLDS_TEXT, postgres=_READ_HOLDS_PG_TEXT, postgres_suffix=" FOR UPDATE OF h")
 _CONSUME_HOLDS = BulkUpdate(holds, "id", ["posted_quantity"])
 _RESOLVE_HOLDS = BulkUpdate(holds, "id", ["status", "resolved_at", "posted_quantity"])
 

@@ -72,8 +72,7 @@ def get_accounts(connection: Connection, account_ids: list[str]) -> dict[str, Ac
     if len(ids) > _IN_LIST_MAX:
         # One statement of fixed text for a batch's accounts: an IN list of a new length each time
         # is new text to the driver (psycopg re-parses it, ~3 ms for 200 names) and to the server.
-        statement = _GET_ACCOUNTS_PG if connection.dialect.name == "postgresql" else _GET_ACCOUNTS_JSON
-        rows = statement.all(connection, {"ids": json.dumps(ids)})
+        rows = _GET_ACCOUNTS_LISTED.all(connection, {"ids": json.dumps(ids)})
     else:
         rows = _GET_ACCOUNTS(len(ids)).all(
             connection, {f"a{i}": account_id for i, account_id in enumerate(ids)}
@@ -99,10 +98,11 @@ _ACCOUNT_COLUMNS = (
     "accounts.approval_required, holders.kind FROM accounts JOIN holders ON holders.id = accounts.holder_id"
 )
 _GET_ACCOUNTS = SqlByArity(lambda n: Sql(f"{_ACCOUNT_COLUMNS} WHERE accounts.id IN ({placeholders('a', n)})"))
-_GET_ACCOUNTS_PG = Sql(
-    f"{_ACCOUNT_COLUMNS} JOIN jsonb_array_elements_text(CAST(:ids AS jsonb)) AS k(id) ON accounts.id = k.id"
+_GET_ACCOUNTS_LISTED = Sql(
+    f"{_ACCOUNT_COLUMNS} WHERE accounts.id IN (SELECT value FROM json_each(:ids))",
+    postgres=f"{_ACCOUNT_COLUMNS} "
+    "JOIN jsonb_array_elements_text(CAST(:ids AS jsonb)) AS k(id) ON accounts.id = k.id",
 )
-_GET_ACCOUNTS_JSON = Sql(f"{_ACCOUNT_COLUMNS} WHERE accounts.id IN (SELECT value FROM json_each(:ids))")
 
 
 def account_row(connection: Connection, account_id: str) -> Row[Any] | None:
