@@ -110,3 +110,35 @@ def test_a_tampered_balance_fails_reconciliation(registry: Registry, engine: Eng
     assert not report.ok
     assert report.mismatches[0]["account"] == "E-H"
     assert (report.mismatches[0]["cached_total"], report.mismatches[0]["replayed_total"]) == (31, 30)
+
+
+# Texts whose JSON escaping differs most between encoders: quotes, backslashes, control characters,
+# line and paragraph separators, non-ASCII, and a `"seq":` inside a payload.
+AWKWARD_PAYLOADS = [
+    {"quote": 'say "hi"', "backslash": "C:\\path\\", "nul": "a\x00b", "bell": "\x07", "del": "\x7f"},
+    {"lines": "one\ntwo\r\nthree\tfour\x0b\x0c", "separators": "\u2028\u2029", "bom": "\ufeff"},
+    {"chinese": "全国碳排放权交易市场", "emoji": "🌏", "surrogate_free": "é", "fake": ',"seq":0,"subject":'},
+]
+
+
+def test_appends_with_awkward_payloads_hash_as_the_python_chain_says(engine: Engine) -> None:
+    # On PostgreSQL the row is hashed by cm_append_audit (migration 0016), from the canonical text
+    # split around its seq; the walker recomputes every hash with audit/model.py row_hash.
+    from carbonmarket.audit import store as audit_store
+    from carbonmarket.audit.model import GENESIS_HASH, row_hash
+
+    for index, payload in enumerate(AWKWARD_PAYLOADS):
+        with engine.begin() as connection:
+            at = f"2025-03-04T02:00:0{index}"
+            audit_store.append(connection, at, "tester", "test.awkward", "s", payload)
+    check = verify(engine)
+    assert (check.ok, check.rows) == (True, len(AWKWARD_PAYLOADS))
+    with engine.connect() as connection:
+        stored = list(audit_store.rows(connection))
+        tip = audit_store.tip(connection)
+    previous = GENESIS_HASH
+    for seq, row in enumerate(stored, start=1):
+        assert (row.seq, row.prev_hash) == (seq, previous)
+        assert row.hash == row_hash(previous, seq, row.at, row.actor, row.action, row.subject, row.payload)
+        previous = row.hash
+    assert tip == (len(AWKWARD_PAYLOADS), previous)

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from carbonmarket.audit.model import GENESIS_HASH, AuditRow, canonical_json, row_hash
+from carbonmarket.audit.model import GENESIS_HASH, AuditRow, canonical_json, row_hash, row_hash_parts
 from carbonmarket.db.raw import Sql
 from carbonmarket.db.tables import audit_head, audit_log
 
@@ -15,9 +15,11 @@ read_batch_rows = 5_000
 
 
 # Every command appends here, so these go to the driver directly (db/raw.py says why). The tip row
-# is the one lock all writers share: claiming the next sequence number takes it and reads the
-# previous hash in one statement, and on PostgreSQL the row and the new tip hash are written in
-# one more, so the lock is held for two round trips and the commit, not four.
+# is the one lock all writers share. On PostgreSQL one call of `cm_append_audit` (migration 0016)
+# claims the next seq, hashes and writes the row and the tip under that lock, and nothing comes
+# back that the client must wait for; on SQLite claiming the seq reads the previous hash in one
+# statement, and the row and the tip are two more.
+_APPEND = Sql("SELECT cm_append_audit(:at, :actor, :action, :subject, :payload, :hash_prefix, :hash_suffix)")
 _CLAIM_SEQ = Sql("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
 _INSERT_ROW_TEXT = (
     "INSERT INTO audit_log (seq, at, actor, action, subject, payload, prev_hash, hash) "
@@ -25,18 +27,24 @@ _INSERT_ROW_TEXT = (
 )
 _INSERT_ROW = Sql(_INSERT_ROW_TEXT)
 _MOVE_TIP = Sql("UPDATE audit_head SET hash = :hash WHERE id = 1")
-_INSERT_ROW_AND_MOVE_TIP = Sql(
-    f"WITH appended AS ({_INSERT_ROW_TEXT}) UPDATE audit_head SET hash = :hash WHERE id = 1"
-)
 
 
-def append(connection: Connection, at: str, actor: str, action: str, subject: str, payload: Any) -> int:
+def append(connection: Connection, at: str, actor: str, action: str, subject: str, payload: Any) -> None:
     """Append one row chained to the tip; the tip row lock orders concurrent appenders."""
-    return append_text(connection, at, actor, action, subject, canonical_json(payload))
+    append_text(connection, at, actor, action, subject, canonical_json(payload))
 
 
-def append_text(connection: Connection, at: str, actor: str, action: str, subject: str, text: str) -> int:
-    """`append` with the payload already as its canonical JSON text."""
+def append_text(connection: Connection, at: str, actor: str, action: str, subject: str, text: str) -> None:
+    """`append` with the payload already as its canonical JSON text.
+
+    Returns nothing, so on PostgreSQL the append waits for no answer: inside a pipeline
+    (`db.raw.pipelined`) it is sent and the client goes on. `tip` reads the chain's end.
+    """
+    row: dict[str, Any] = {"at": at, "actor": actor, "action": action, "subject": subject, "payload": text}
+    if connection.dialect.name == "postgresql":
+        before_seq, after_seq = row_hash_parts(at, actor, action, subject, text)
+        _APPEND.run(connection, {**row, "hash_prefix": before_seq, "hash_suffix": after_seq})
+        return
     claimed = _CLAIM_SEQ.one(connection)
     if claimed is None:
         connection.execute(insert(audit_head).values(id=1, seq=1, hash=GENESIS_HASH))
@@ -44,14 +52,8 @@ def append_text(connection: Connection, at: str, actor: str, action: str, subjec
     else:
         seq, prev = int(claimed[0]), str(claimed[1])
     digest = row_hash(prev, seq, at, actor, action, subject, text)
-    row = {"seq": seq, "at": at, "actor": actor, "action": action, "subject": subject, "payload": text}
-    row.update(prev_hash=prev, hash=digest)
-    if connection.dialect.name == "postgresql":
-        _INSERT_ROW_AND_MOVE_TIP.run(connection, row)
-    else:
-        _INSERT_ROW.run(connection, row)
-        _MOVE_TIP.run(connection, {"hash": digest})
-    return seq
+    _INSERT_ROW.run(connection, {**row, "seq": seq, "prev_hash": prev, "hash": digest})
+    _MOVE_TIP.run(connection, {"hash": digest})
 
 
 def rows(connection: Connection) -> Iterator[AuditRow]:

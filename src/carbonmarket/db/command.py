@@ -22,7 +22,7 @@ from carbonmarket.core.actors import Actor
 from carbonmarket.core.clock import Clock
 from carbonmarket.core.ids import check_id
 from carbonmarket.core.results import Code, Done, Outcome, Refused
-from carbonmarket.db.raw import Sql
+from carbonmarket.db.raw import Sql, pipeline_scope
 from carbonmarket.db.uow import run_in_transaction
 
 Work = Callable[[Connection, str], dict[str, Any]]
@@ -67,6 +67,12 @@ def run_command(
     body_hash = _body_hash_of_text(actor, kind, body_text)
 
     def transaction(connection: Connection) -> Done:
+        # A command that pipelines its writes (`db.raw.begin_pipeline`) sends the command and audit
+        # rows below in the same pipeline; the scope's end waits for all of them at once.
+        with pipeline_scope(connection):
+            return steps(connection)
+
+    def steps(connection: Connection) -> Done:
         at = timestamp(clock)
         previous = _FIND_COMMAND.one(connection, {"key": key})
         if previous is not None:

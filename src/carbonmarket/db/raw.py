@@ -250,6 +250,12 @@ def cast_type(column: Column[Any]) -> str:
     return "text"
 
 
+# Set on a connection while its pipeline is open; where `begin_pipeline` keeps the pipeline it
+# opens: the connection's own info, for the length of a `pipeline_scope` only.
+_OPEN = "carbonmarket_pipeline_open"
+_SCOPE = "carbonmarket_pipeline_scope"
+
+
 @contextlib.contextmanager
 def pipelined(connection: Connection, *, enabled: bool = True) -> Iterator[None]:
     """On PostgreSQL, send the block's statements without waiting for each one's answer.
@@ -264,7 +270,8 @@ def pipelined(connection: Connection, *, enabled: bool = True) -> Iterator[None]
     through SQLAlchemy would see none. Driver errors of statements sent in the block surface at
     its end (or at the next read) and are re-raised as SQLAlchemy's, as `db.raw` does.
     """
-    if not enabled or connection.dialect.name != "postgresql":
+    if not enabled or connection.dialect.name != "postgresql" or connection.info.get(_OPEN):
+        # Off PostgreSQL, or inside an open pipeline: the block's statements join that one.
         yield
         return
     dbapi_error = connection.dialect.loaded_dbapi.Error
@@ -273,6 +280,7 @@ def pipelined(connection: Connection, *, enabled: bool = True) -> Iterator[None]
     # The rule above, enforced: a SQLAlchemy statement in the block fails loudly instead of
     # quietly reading nothing.
     event.listen(connection, "before_cursor_execute", _refuse_inside_pipeline)
+    connection.info[_OPEN] = True
     try:
         with driver.pipeline():
             yield
@@ -281,7 +289,38 @@ def pipelined(connection: Connection, *, enabled: bool = True) -> Iterator[None]
             "(statements of a pipeline)", None, error, dbapi_error, dialect=connection.dialect
         ) from error
     finally:
+        connection.info.pop(_OPEN, None)
         event.remove(connection, "before_cursor_execute", _refuse_inside_pipeline)
+
+
+@contextlib.contextmanager
+def pipeline_scope(connection: Connection) -> Iterator[None]:
+    """The end of a pipeline that `begin_pipeline` opens inside the block (the whole command).
+
+    `run_command` wraps each command's transaction in one, so a command that pipelines its writes
+    (the exchange's group commit) sends the command row and audit row in the same pipeline, and the
+    client waits once, here, for all of them. Errors of the pipelined statements surface at the
+    block's end as SQLAlchemy's, exactly as `pipelined` raises them.
+    """
+    stack = contextlib.ExitStack()
+    connection.info[_SCOPE] = stack
+    try:
+        with stack:
+            yield
+    finally:
+        connection.info.pop(_SCOPE, None)
+
+
+def begin_pipeline(connection: Connection, *, enabled: bool = True) -> None:
+    """`pipelined` from here to the end of the enclosing `pipeline_scope` (no-op off PostgreSQL,
+    when not `enabled`, or when this scope's pipeline is already open).
+
+    Its rule holds to the scope's end: only `db.raw` statements and SQLAlchemy writes after this.
+    """
+    stack = connection.info.get(_SCOPE)
+    if stack is None:
+        raise AssertionError("begin_pipeline needs an enclosing pipeline_scope (run_command opens one)")
+    stack.enter_context(pipelined(connection, enabled=enabled))
 
 
 def _refuse_inside_pipeline(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:

@@ -276,9 +276,16 @@ class Exchange:
         work: Callable[[_Tx], dict[str, Any]],
         bodies: Sequence[dict[str, Any]],
     ) -> Outcome:
-        """One audited, idempotent transaction; a failure throws the touched books away (rebuilt later)."""
+        """One audited, idempotent transaction; a failure throws the touched books away (rebuilt later).
+
+        A pipelined command's statements can still fail after `transaction` returned, when
+        `run_command` ends the pipeline: so the books an attempt touched are thrown away when a
+        further attempt starts or the command fails, not only when `transaction` raises.
+        """
+        touched: set[str] = set()
 
         def transaction(connection: Connection, at: str) -> dict[str, Any]:
+            self._forget(touched)
             tx = _Tx(connection, actor, at, trading_day(at).isoformat())
             try:
                 self._check_session(at)
@@ -290,12 +297,22 @@ class Exchange:
                 self._flush_orders(tx)
                 return data
             except BaseException:
-                for instrument in tx.books:
-                    self._books.pop(instrument, None)
+                self._forget(tx.books)
                 raise
+            finally:
+                touched.update(tx.books)
 
         with self._lock:
-            return run_command(self.engine, self.clock, actor, kind, command_id, body, transaction)
+            try:
+                return run_command(self.engine, self.clock, actor, kind, command_id, body, transaction)
+            except BaseException:
+                self._forget(touched)
+                raise
+
+    def _forget(self, instruments: Iterable[str]) -> None:
+        """Throw the books away; the next command rebuilds them from the journal."""
+        for instrument in instruments:
+            self._books.pop(instrument, None)
 
     # --- books and the journal ----------------------------------------------------------------------
 
@@ -1459,15 +1476,18 @@ class _Batch:
         plain = not any(
             postings.is_serialised(tx.connection, instrument) for instrument in sorted(instruments)
         )
-        with postings.pipelined(tx.connection, enabled=plain):
-            # First in the pipeline: the journal rows are written before anything is applied.
-            self.x._flush_journal(tx)
-            self._settle(specs, resting, kinds, operator)
-            # The order rows are written in the same pipeline, so `_flush_orders` finds none left.
-            self.x._flush_orders(tx)
-            self._remember()
-            tx.new_orders.clear()
-            tx.changed.clear()
+        # From here to the command's end (its command and audit rows, `run_command`) the
+        # statements are pipelined: the client waits for the server once, when the command ends.
+        postings.begin_pipeline(tx.connection, enabled=plain)
+        # The journal rows are written once the ledger's locks are held, before any ledger row:
+        # so the server writes them while the client builds the ledger's rows, instead of the
+        # client waiting for them before its first lock.
+        self._settle(specs, resting, kinds, operator, before_writes=lambda: self.x._flush_journal(tx))
+        # The order rows are written in the same pipeline, so `_flush_orders` finds none left.
+        self.x._flush_orders(tx)
+        self._remember()
+        tx.new_orders.clear()
+        tx.changed.clear()
         return len(self.fills)
 
     def _settle(
@@ -1476,6 +1496,7 @@ class _Batch:
         resting: list[tuple[dict[str, Any], _Reservation]],
         kinds: dict[str, Any],
         operator: bool,
+        before_writes: Callable[[], None],
     ) -> None:
         """The ledger side of the batch and its trade rows, in one `settle_batch`."""
         tx = self.tx
@@ -1484,6 +1505,7 @@ class _Batch:
             SETTLEMENT_ACTOR,
             specs,
             tx.at,
+            before_writes=before_writes,
             batch_id=settlement_batch_id(specs[0].trade_id) if specs else "",
             close_holds=self.close,
             release=self.release_first,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import tomllib
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
@@ -272,6 +272,7 @@ def settle_batch(
     hold_authority: Authority = Authority.SETTLEMENT,
     kinds: Mapping[str, InstrumentKind] | None = None,
     accounts: Mapping[str, Account] | None = None,
+    before_writes: Callable[[], None] | None = None,
 ) -> list[dict[str, Any]]:
     """`settle_many` for a group commit: releases first, the trades, then new holds, as one group.
 
@@ -284,7 +285,8 @@ def settle_batch(
     the whole ledger side of a batch is one `postings.apply_group`.
 
     A batch's fees are netted: one fee leg per paying account and hold (`_legs`); each trade's
-    row still records its own fees.
+    row still records its own fees. `before_writes` runs once the group's locks are held, before
+    its first write (`postings.apply_group`).
     """
     closing = frozenset(close_holds)
     legs = _legs(trades, at, closing, net_fees=True)
@@ -308,6 +310,7 @@ def settle_batch(
         hold_authority=hold_authority,
         kinds=kinds,
         accounts=accounts,
+        before_writes=before_writes,
     )
     store.insert_trades(connection, legs.rows)
     store.add_bought(connection, legs.bought)

@@ -18,7 +18,6 @@ Who may move units is said by `Authority`:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -226,6 +225,7 @@ def apply_group(
     hold_authority: Authority | None = None,
     kinds: Mapping[str, InstrumentKind] | None = None,
     accounts: Mapping[str, Account] | None = None,
+    before_writes: Callable[[], None] | None = None,
 ) -> None:
     """`release_many`, then each movement's `move_closing_holds`, then `hold_many`, in that order,
     with every check of each, as one group: the exchange's group commit settles a batch in one call.
@@ -235,8 +235,12 @@ def apply_group(
     steps before it left them. Any refusal refuses the group (the caller's transaction rolls back).
     `kinds` are the instruments' kinds if the caller read them (`instrument_kinds`) already, and
     `accounts` those of the accounts it read in this transaction (`accounts`); the rest are read.
+    `before_writes` is called once everything is locked, before the group's first write: inside
+    a pipeline, what it writes (the exchange's journal) is then not waited for by the locks.
     """
     if not (release or movements or holds):
+        if before_writes is not None:
+            before_writes()
         return
     account_ids = {m.from_account for g in movements for m in g.moves}
     account_ids |= {m.to_account for g in movements for m in g.moves}
@@ -256,6 +260,8 @@ def apply_group(
         keys |= {(h.account_id, h.instrument_id) for hold_id, h in found.items() if hold_id in released}
         keys |= {(spec.account, spec.instrument) for spec in holds}
         ledger_store.lock_balances(connection, sorted(k for k in keys if k[0] != MINT_ACCOUNT_ID))
+        if before_writes is not None:
+            before_writes()
         if release:
             release_many(connection, release, at)
         for group in movements:
@@ -780,10 +786,11 @@ def is_serialised(connection: Connection, instrument_id: str) -> bool:
     return ledger.serialised(connection, instrument_id)
 
 
-def pipelined(connection: Connection, *, enabled: bool = True) -> contextlib.AbstractContextManager[None]:
-    """The block's statements pipelined on PostgreSQL (`db.raw.pipelined`; only this module's
-    batch functions and raw statements inside, no SQLAlchemy reads)."""
-    return raw.pipelined(connection, enabled=enabled)
+def begin_pipeline(connection: Connection, *, enabled: bool = True) -> None:
+    """The statements from here to the command's end pipelined on PostgreSQL
+    (`db.raw.begin_pipeline`; only this module's batch functions and raw statements, no SQLAlchemy
+    reads)."""
+    raw.begin_pipeline(connection, enabled=enabled)
 
 
 def instrument_kinds(connection: Connection, instrument_ids: Iterable[str]) -> dict[str, InstrumentKind]:
@@ -866,6 +873,7 @@ __all__ = [
     "accounts",
     "apply_group",
     "balances",
+    "begin_pipeline",
     "deposit_funds",
     "ensure_account",
     "ensure_entity_accounts",
@@ -881,7 +889,6 @@ __all__ = [
     "issue",
     "move",
     "move_closing_holds",
-    "pipelined",
     "release",
     "release_many",
     "retire",
