@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -21,7 +22,7 @@ from carbonmarket.audit.model import canonical_json
 from carbonmarket.core.actors import Actor
 from carbonmarket.core.clock import Clock
 from carbonmarket.core.ids import check_id
-from carbonmarket.core.results import Code, Done, Outcome, Refused
+from carbonmarket.core.results import Code, Done, Outcome, Refusal, Refused
 from carbonmarket.db.raw import Sql, pipeline_scope
 from carbonmarket.db.uow import run_in_transaction
 
@@ -57,14 +58,9 @@ def run_command(
     every registry movement shares `movement`, because its id also names the ledger batch — refuse
     an id already used by another kind as `exists_with_different_fields`.
     """
-    try:
-        check_id(command_id, what="command id")
-    except Refused as refused:
-        return refused.refusal
-    key = command_key(kind, command_id, namespace)
-    # A group commit's body holds thousands of commands: encode it once for the hash and the audit row.
-    body_text = canonical_json(body)
-    body_hash = _body_hash_of_text(actor, kind, body_text)
+    prepared = prepare_command(actor, kind, command_id, body, namespace)
+    if not isinstance(prepared, PreparedCommand):
+        return prepared
 
     def transaction(connection: Connection) -> Done:
         # A command that pipelines its writes (`db.raw.begin_pipeline`) sends the command and audit
@@ -74,32 +70,11 @@ def run_command(
 
     def steps(connection: Connection) -> Done:
         at = timestamp(clock)
-        previous = _FIND_COMMAND.one(connection, {"key": key})
+        previous = find_previous(connection, prepared)
         if previous is not None:
-            previous_hash, previous_result = previous
-            if previous_hash != body_hash:
-                raise Refused(
-                    Code.EXISTS_WITH_DIFFERENT_FIELDS,
-                    f"command id {command_id!r} was already used for a {kind} with different fields; "
-                    "choose a new id",
-                )
-            return Done("exists", json.loads(previous_result))
+            return previous
         data = work(connection, at)
-        result_text = canonical_json(data)
-        _INSERT_COMMAND.run(
-            connection,
-            {
-                "id": key,
-                "kind": kind,
-                "body_hash": body_hash,
-                "result": result_text,
-                "actor": actor.username,
-                "at": at,
-            },
-        )
-        # canonical_json({"body": body, "result": data}), from the texts already made.
-        payload = f'{{"body":{body_text},"result":{result_text}}}'
-        audit_store.append_text(connection, at, actor.username, kind, command_id, payload)
+        record_command(connection, prepared, data, at)
         return Done("created", data)
 
     for attempt in (1, 2):
@@ -115,6 +90,68 @@ def run_command(
             if attempt == 2:
                 raise
     raise AssertionError("unreachable: the loop returns or raises")
+
+
+@dataclass(frozen=True)
+class PreparedCommand:
+    """A command's row key and its body's canonical text and hash, made once before its transaction."""
+
+    actor: Actor
+    kind: str
+    command_id: str
+    key: str
+    body_text: str
+    body_hash: str
+
+
+def prepare_command(
+    actor: Actor, kind: str, command_id: str, body: dict[str, Any], namespace: str | None = None
+) -> PreparedCommand | Refusal:
+    """The id checked, and the body encoded once for its hash and its audit row (a group commit's
+    body holds thousands of commands); a refusal for a malformed id."""
+    try:
+        check_id(command_id, what="command id")
+    except Refused as refused:
+        return refused.refusal
+    body_text = canonical_json(body)
+    key = command_key(kind, command_id, namespace)
+    body_hash = _body_hash_of_text(actor, kind, body_text)
+    return PreparedCommand(actor, kind, command_id, key, body_text, body_hash)
+
+
+def find_previous(connection: Connection, prepared: PreparedCommand) -> Done | None:
+    """`exists` with the first result if the id ran before with this body; refused if with another."""
+    previous = _FIND_COMMAND.one(connection, {"key": prepared.key})
+    if previous is None:
+        return None
+    previous_hash, previous_result = previous
+    if previous_hash != prepared.body_hash:
+        raise Refused(
+            Code.EXISTS_WITH_DIFFERENT_FIELDS,
+            f"command id {prepared.command_id!r} was already used for a {prepared.kind} with different "
+            "fields; choose a new id",
+        )
+    return Done("exists", json.loads(previous_result))
+
+
+def record_command(connection: Connection, prepared: PreparedCommand, data: dict[str, Any], at: str) -> None:
+    """The command row with its result, and its audit row (body and result), in the transaction."""
+    result_text = canonical_json(data)
+    actor = prepared.actor.username
+    _INSERT_COMMAND.run(
+        connection,
+        {
+            "id": prepared.key,
+            "kind": prepared.kind,
+            "body_hash": prepared.body_hash,
+            "result": result_text,
+            "actor": actor,
+            "at": at,
+        },
+    )
+    # canonical_json({"body": body, "result": data}), from the texts already made.
+    payload = f'{{"body":{prepared.body_text},"result":{result_text}}}'
+    audit_store.append_text(connection, at, actor, prepared.kind, prepared.command_id, payload)
 
 
 def command_key(kind: str, command_id: str, namespace: str | None = None) -> str:

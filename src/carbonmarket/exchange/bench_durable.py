@@ -46,11 +46,14 @@ orders_max = 1_000_000
 batch_max = 20_000
 repeat_max = 15
 single_orders = 200
+# stream: `Exchange.submit_stream`, each batch planned while the one before it commits;
+# batches: `Exchange.submit_many`, each batch after the one before it committed.
+MODES = ("stream", "batches")
 OPERATOR = Actor("bench-operator", Role.EXCHANGE_OPERATOR)
 
 
 def run_durable_benchmark(
-    url: str, *, orders: int, batch: int, repeat: int = 1, progress: bool = False
+    url: str, *, orders: int, batch: int, repeat: int = 1, mode: str = "stream", progress: bool = False
 ) -> dict[str, Any]:
     """Run the workload `repeat` times, each on a fresh scratch database behind `url`.
 
@@ -60,7 +63,9 @@ def run_durable_benchmark(
     """
     if not 1 <= orders <= orders_max or not 1 <= batch <= batch_max or not 1 <= repeat <= repeat_max:
         raise ValueError(f"orders must be 1-{orders_max}, batch 1-{batch_max} and repeat 1-{repeat_max}")
-    runs = [_run_once(scratch.parse_url(url), orders, batch, progress) for _ in range(repeat)]
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    runs = [_run_once(scratch.parse_url(url), orders, batch, mode, progress) for _ in range(repeat)]
     outcomes = {(r["accepted"], r["refused"], r["trades"]) for r in runs}
     if len(outcomes) != 1:
         raise RuntimeError(
@@ -84,15 +89,15 @@ def run_durable_benchmark(
     return summary
 
 
-def _run_once(target: URL, orders: int, batch: int, progress: bool) -> dict[str, Any]:
+def _run_once(target: URL, orders: int, batch: int, mode: str, progress: bool) -> dict[str, Any]:
     if scratch.is_sqlite(target):
         with scratch.sqlite_file(target) as database:
-            return _run(database, orders, batch, progress)
+            return _run(database, orders, batch, mode, progress)
     with scratch.postgres_database(target, "exchange") as database:
-        return _run(database, orders, batch, progress)
+        return _run(database, orders, batch, mode, progress)
 
 
-def _run(database: URL, orders: int, batch: int, progress: bool) -> dict[str, Any]:
+def _run(database: URL, orders: int, batch: int, mode: str, progress: bool) -> dict[str, Any]:
     text_url = scratch.url_text(database)
     upgrade(text_url)
     engine = make_engine(text_url)
@@ -105,15 +110,20 @@ def _run(database: URL, orders: int, batch: int, progress: bool) -> dict[str, An
         stream = workload(orders, seed=11)
         started, started_cpu = time.perf_counter(), time.process_time()
         accepted = refused = trades = 0
-        for first in range(0, len(stream), batch):
-            outcome = exchange.submit_many(OPERATOR, f"bench-{first}", stream[first : first + batch])
+        starts = range(0, len(stream), batch)
+        batches = [(f"bench-{first}", stream[first : first + batch]) for first in starts]
+        if mode == "stream":
+            outcomes = exchange.submit_stream(OPERATOR, batches)
+        else:
+            outcomes = [exchange.submit_many(OPERATOR, batch_id, commands) for batch_id, commands in batches]
+        for outcome in outcomes:
             data = _done(outcome, "batch")
             accepted += data["accepted"]
             refused += data["refused"]
             trades += data["trades"]
-            if progress:
-                print(f"  {first + batch:>9,} / {len(stream):,} commands", flush=True)
         elapsed = time.perf_counter() - started
+        if progress:
+            print(f"  {len(stream):,} commands in {len(batches):,} batches ({mode})", flush=True)
         client_cpu = time.process_time() - started_cpu
         single_rate = _single_orders(exchange, clock)
         reconcile_ok = Registry(engine, clock).reconcile().ok
@@ -123,6 +133,7 @@ def _run(database: URL, orders: int, batch: int, progress: bool) -> dict[str, An
     return {
         "ok": True,
         "database": "sqlite" if scratch.is_sqlite(database) else "postgresql",
+        "mode": mode,
         "orders": len(stream),
         "batch": batch,
         "orders_per_s": round(rate),

@@ -322,6 +322,14 @@ def _bench_exchange(
         int,
         typer.Option("--repeat", help="Runs, each on a fresh scratch database; the medians are reported."),
     ] = 1,
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="stream: Exchange.submit_stream (each batch planned while the one before commits); "
+            "batches: Exchange.submit_many, one batch after the other.",
+        ),
+    ] = "stream",
     as_json: Json = False,
 ) -> None:
     """Durable orders/s: journal, holds and settlement into the ledger, group commit (target 10,000/s)."""
@@ -330,7 +338,7 @@ def _bench_exchange(
 
     try:
         result = run_durable_benchmark(
-            database_url(db), orders=orders, batch=batch, repeat=repeat, progress=not as_json
+            database_url(db), orders=orders, batch=batch, repeat=repeat, mode=mode, progress=not as_json
         )
     except ValueError as error:
         raise typer.BadParameter(str(error)) from error

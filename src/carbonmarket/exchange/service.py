@@ -44,9 +44,19 @@ from carbonmarket.core.calendar import CalendarNotCovered, MarketCalendar
 from carbonmarket.core.clock import Clock, SystemClock
 from carbonmarket.core.ids import check_id, derived_id
 from carbonmarket.core.instruments import FUNDS_ID, InstrumentKind, parse_instrument
-from carbonmarket.core.results import Code, Outcome, Refusal, Refused
+from carbonmarket.core.results import Code, Done, Outcome, Refusal, Refused
 from carbonmarket.core.units import quantity_max_t
-from carbonmarket.db.command import run_command, run_read
+from carbonmarket.db import raw
+from carbonmarket.db.command import (
+    PreparedCommand,
+    find_previous,
+    prepare_command,
+    record_command,
+    record_refusal,
+    run_command,
+    run_read,
+    timestamp,
+)
 from carbonmarket.exchange import bulk as bulk_model
 from carbonmarket.exchange import journal, store
 from carbonmarket.exchange.engine import Book
@@ -76,7 +86,7 @@ from carbonmarket.exchange.settlement import (
     settlement_batch_id,
     trading_day,
 )
-from carbonmarket.ledger.model import HoldKind
+from carbonmarket.ledger.model import Balance, HoldKind
 from carbonmarket.registry import postings
 from carbonmarket.registry import store as registry_store
 from carbonmarket.registry.model import AccountType, check_acquiring, check_transferring
@@ -145,6 +155,47 @@ class _Tx:
     # Set once the engine accepted the current command: a refusal after it would leave a half-done
     # command, so from then on any refusal aborts the whole transaction.
     applied: bool = False
+    # A batch of `submit_stream` planned while the batch before it is still committing: what that
+    # batch changed (which this transaction cannot see yet), and the call that commits it, made
+    # before this batch takes its first lock.
+    carried: _Carried | None = None
+    before_apply: Callable[[], None] | None = None
+    # What this batch changes, for the stream's next batch (None outside a stream).
+    carry_out: _Carried | None = None
+
+
+@dataclass
+class _Carried:
+    """What a streamed batch wrote, as the next batch must see it before it is committed: its
+    orders' rows, the balances it wrote, and the units each (account, instrument) bought in it."""
+
+    day: str
+    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    balances: dict[tuple[str, str], Balance] = field(default_factory=dict)
+    bought: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+class _NotSpeculable(Exception):
+    """A streamed batch needs a book this process does not hold open for today: it waits."""
+
+
+class _StaleBook(Exception):
+    """A streamed batch's books moved on without it (the batch before failed, or another process
+    wrote to the journal): it is planned again, from the journal."""
+
+
+@dataclass
+class _InFlight:
+    """A streamed batch sent in full and not yet committed."""
+
+    connection: Connection
+    transaction: Any
+    scope: Any
+    prepared: PreparedCommand
+    commands: Sequence[dict[str, Any]]
+    data: dict[str, Any]
+    carried: _Carried
+    touched: set[str]
 
 
 class Exchange:
@@ -241,6 +292,166 @@ class Exchange:
 
         return self._run(actor, "exchange.batch", batch_id, {"commands": bodies}, work, bodies)
 
+    def submit_stream(
+        self, actor: Actor, batches: Iterable[tuple[str, Sequence[dict[str, Any]]]]
+    ) -> list[Outcome]:
+        """Group commits back to back: each batch (id, commands) is read and planned while the
+        batch before it is still being written and committed; the outcomes in batch order.
+
+        Every outcome is what `submit_many` of that batch, sent after the batches before it, gives:
+        the same checks against the same balances (a batch's plan sees what the batch ahead of it
+        wrote, carried in memory until that one commits), the same journal, ledger, command and
+        audit rows. A batch is durable when its outcome is; the call returns once all are (a crash
+        leaves a prefix committed, and resending the stream finds those batch ids `exists`).
+        A batch that fails is sent again alone, after the batches before it; what it raises then,
+        this raises. On SQLite (one writer) it is `submit_many` batch by batch.
+        """
+        if self.engine.dialect.name != "postgresql":
+            return [self.submit_many(actor, batch_id, commands) for batch_id, commands in batches]
+        outcomes: list[Outcome] = []
+        ahead: _InFlight | None = None
+        with self._lock:
+            for batch_id, commands in batches:
+                with _collector_deferred():
+                    ahead = self._stream_batch(actor, batch_id, commands, ahead, outcomes)
+            if ahead is not None:
+                outcomes.append(self._commit_ahead(actor, ahead)[0])
+        return outcomes
+
+    def _stream_batch(
+        self,
+        actor: Actor,
+        batch_id: str,
+        commands: Sequence[dict[str, Any]],
+        ahead: _InFlight | None,
+        outcomes: list[Outcome],
+    ) -> _InFlight | None:
+        """Send one batch of a stream in full, committing the batch ahead of it on the way; the
+        batch, still to commit, or None when it ended already (its outcome is in `outcomes`)."""
+        bodies = [dict(c) for c in commands]
+        prepared = prepare_command(actor, "exchange.batch", batch_id, {"commands": bodies})
+        if len(bodies) > self.rules.batch_commands_max or not isinstance(prepared, PreparedCommand):
+            # Refused before any transaction: the batches ahead first, then this one as sent alone.
+            if ahead is not None:
+                outcomes.append(self._commit_ahead(actor, ahead)[0])
+            outcomes.append(self.submit_many(actor, batch_id, commands))
+            return None
+        pending = [ahead] if ahead is not None else []
+
+        def commit_ahead() -> None:
+            if not pending:
+                return
+            outcome, resent = self._commit_ahead(actor, pending.pop())
+            outcomes.append(outcome)
+            if resent:
+                # This batch planned on what that one was to write: it is planned again.
+                raise _StaleBook("the batch ahead was sent again")
+
+        try:
+            return self._send_batch(
+                prepared, bodies, ahead.carried if ahead else None, commit_ahead, outcomes
+            )
+        except (_NotSpeculable, _StaleBook):
+            commit_ahead()
+            return self._send_batch(prepared, bodies, None, None, outcomes)
+
+    def _send_batch(
+        self,
+        prepared: PreparedCommand,
+        bodies: list[dict[str, Any]],
+        carried: _Carried | None,
+        commit_ahead: Callable[[], None] | None,
+        outcomes: list[Outcome],
+    ) -> _InFlight | None:
+        """`submit_many`'s transaction up to its commit, which is left to the stream (`_InFlight`)."""
+        actor = prepared.actor
+        connection = self.engine.connect()
+        transaction = connection.begin()
+        scope = raw.pipeline_scope(connection)
+        scope.__enter__()
+        tx: _Tx | None = None
+        try:
+            at = timestamp(self.clock)
+            previous = find_previous(connection, prepared)
+            if previous is None:
+                self._check_session(at)
+                tx = _Tx(connection, actor, at, trading_day(at).isoformat(), carried=carried)
+                tx.before_apply = commit_ahead
+                tx.carry_out = _Carried(tx.day)
+                for instrument in sorted(self._instruments_of(connection, bodies)):
+                    self._open_book(tx, instrument)
+                # `_Batch.commit` commits the batch ahead (`tx.before_apply`) before its first lock.
+                data = self._batch_result(tx, prepared.command_id, bodies)
+                self._flush_journal(tx)
+                self._flush_orders(tx)
+                record_command(connection, prepared, data, at)
+                return _InFlight(
+                    connection, transaction, scope, prepared, bodies, data, tx.carry_out, set(tx.books)
+                )
+        except Refused as refused:
+            self._abandon(connection, transaction, scope, tx)
+            if commit_ahead is not None:
+                commit_ahead()
+            record_refusal(
+                self.engine,
+                self.clock,
+                actor,
+                prepared.kind,
+                prepared.command_id,
+                {"commands": bodies},
+                refused,
+            )
+            outcomes.append(refused.refusal)
+            return None
+        except BaseException:
+            self._abandon(connection, transaction, scope, tx)
+            raise
+        # The id ran before: `exists`, after the batches ahead.
+        self._abandon(connection, transaction, scope, tx)
+        if commit_ahead is not None:
+            commit_ahead()
+        outcomes.append(previous)
+        return None
+
+    def _batch_result(self, tx: _Tx, batch_id: str, bodies: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        results = self._plan_and_commit(tx, bodies, single=False)
+        accepted = sum(1 for r in results if r.get("ok"))
+        return {
+            "batch": batch_id,
+            "commands": len(results),
+            "accepted": accepted,
+            "refused": len(results) - accepted,
+            "trades": tx.settled,
+            "results": results,
+        }
+
+    def _abandon(self, connection: Connection, transaction: Any, scope: Any, tx: _Tx | None) -> None:
+        """Roll a streamed batch back; the books it touched are rebuilt from the journal."""
+        # The batch is being thrown away, and with it whatever its pipeline's statements raised.
+        with contextlib.suppress(Exception):
+            scope.__exit__(None, None, None)
+        try:
+            transaction.rollback()
+        finally:
+            connection.close()
+        if tx is not None:
+            self._forget(tx.books)
+
+    def _commit_ahead(self, actor: Actor, ahead: _InFlight) -> tuple[Outcome, bool]:
+        """Wait for the batch's pipeline and commit it; its outcome, and whether it had to be sent
+        again: if committing fails, its books are rebuilt and it is sent on its own, as
+        `submit_many` (whose outcome, or error, is then the batch's)."""
+        try:
+            try:
+                ahead.scope.__exit__(None, None, None)
+                ahead.transaction.commit()
+            finally:
+                ahead.connection.close()
+        except Exception:
+            self._forget(ahead.touched)
+            return self.submit_many(actor, ahead.prepared.command_id, ahead.commands), True
+        return Done("created", ahead.data), False
+
     def _single(self, actor: Actor, kind: str, command_id: str, body: dict[str, Any]) -> Outcome:
         return self._run(
             actor,
@@ -318,8 +529,20 @@ class Exchange:
     # --- books and the journal ----------------------------------------------------------------------
 
     def _open_book(self, tx: _Tx, instrument: str) -> None:
-        """Lock the instrument's stream, catch its book up with the journal, open today if needed."""
+        """Lock the instrument's stream, catch its book up with the journal, open today if needed.
+
+        A streamed batch planned before the batch ahead of it committed (`tx.before_apply`) takes
+        no lock yet (that batch holds it): it plans on the book as that batch left it, and checks
+        the journal's head when it locks, once that batch committed (`_Batch.commit`).
+        """
         stream = journal.listed_stream(instrument)
+        if tx.before_apply is not None:
+            state = self._books.get(instrument)
+            if state is None or state.book is None or state.day != tx.day or state.resting is None:
+                raise _NotSpeculable(instrument)
+            tx.heads[stream] = state.seq
+            tx.books[instrument] = state
+            return
         head = journal.lock(tx.connection, stream)
         tx.heads[stream] = head
         state = self._books.get(instrument)
@@ -1112,7 +1335,11 @@ class _Batch:
                 if isinstance(body.get("instrument"), str):
                     with contextlib.suppress(Refused):
                         keys.add((account, _parsed_instrument(body["instrument"]).text))
-        for order_id, row in store.orders_by_id(tx.connection, sorted(ids)).items():
+        found = store.orders_by_id(tx.connection, sorted(ids))
+        carried = tx.carried
+        if carried is not None:
+            found.update({i: dict(carried.orders[i]) for i in ids if i in carried.orders})
+        for order_id, row in found.items():
             self.known[order_id] = row
             if row["status"] == "open":
                 account, instrument = row["account"], row["instrument"]
@@ -1124,8 +1351,15 @@ class _Batch:
             self.x._load_resting(tx, instrument, state)
         self.accounts = postings.accounts(tx.connection, sorted(accounts))
         balances = postings.balances(tx.connection, keys)
-        self.available = {key: balance.available for key, balance in balances.items()}
         self.bought = store.bought_on(tx.connection, sorted(k for k in keys if k[1] != FUNDS_ID), tx.day)
+        if carried is not None:
+            # What the batch ahead wrote is not visible to this transaction until it commits,
+            # which it does only after these reads: its balances as it wrote them, its purchases.
+            balances.update({key: carried.balances[key] for key in keys if key in carried.balances})
+            if carried.day == tx.day:
+                for key in self.bought:
+                    self.bought[key] += carried.bought.get(key, 0)
+        self.available = {key: balance.available for key, balance in balances.items()}
 
     def _order(self, order_id: str) -> dict[str, Any] | None:
         """The order as the batch sees it: new in it, resting in a book, or as stored."""
@@ -1463,6 +1697,8 @@ class _Batch:
             order = self._order(order_id)
             if order is not None and order["status"] == "open":
                 resting.append((order, reservation))
+        if tx.before_apply is not None:
+            self._after_batch_ahead()
         actor = tx.actor
         operator = actor.superuser or actor.role in OPERATOR_ROLES
         # What the ledger steps look up through SQLAlchemy is read before the pipeline
@@ -1480,10 +1716,13 @@ class _Batch:
         # From here to the command's end (its command and audit rows, `run_command`) the
         # statements are pipelined: the client waits for the server once, when the command ends.
         postings.begin_pipeline(tx.connection, enabled=plain)
+        written: dict[tuple[str, str], Balance] = {}
         # The journal rows are written once the ledger's locks are held, before any ledger row:
         # so the server writes them while the client builds the ledger's rows, instead of the
         # client waiting for them before its first lock.
-        self._settle(specs, resting, kinds, operator, before_writes=lambda: self.x._flush_journal(tx))
+        self._settle(specs, resting, kinds, operator, lambda: self.x._flush_journal(tx), written)
+        if tx.carry_out is not None:
+            self._carry(tx.carry_out, written)
         # The order rows are written in the same pipeline, so `_flush_orders` finds none left.
         self.x._flush_orders(tx)
         self._remember()
@@ -1498,6 +1737,7 @@ class _Batch:
         kinds: dict[str, Any],
         operator: bool,
         before_writes: Callable[[], None],
+        written: dict[tuple[str, str], Balance],
     ) -> None:
         """The ledger side of the batch and its trade rows, in one `settle_batch`."""
         tx = self.tx
@@ -1507,6 +1747,7 @@ class _Batch:
             specs,
             tx.at,
             before_writes=before_writes,
+            written_balances=written,
             batch_id=settlement_batch_id(specs[0].trade_id) if specs else "",
             close_holds=self.close,
             release=self.release_first,
@@ -1528,6 +1769,27 @@ class _Batch:
             # Read by `_prefetch` in this transaction: the accounts of the batch's commands.
             accounts=self.accounts,
         )
+
+    def _after_batch_ahead(self) -> None:
+        """Commit the stream's batch ahead (`tx.before_apply`), then lock this batch's streams and
+        check that their heads are where this batch's plan left off."""
+        tx = self.tx
+        assert tx.before_apply is not None
+        tx.before_apply()
+        for instrument in sorted(tx.books):
+            stream = journal.listed_stream(instrument)
+            if journal.lock(tx.connection, stream) != tx.heads[stream]:
+                raise _StaleBook(instrument)
+
+    def _carry(self, carried: _Carried, written: dict[tuple[str, str], Balance]) -> None:
+        """What the stream's next batch must see of this one before this one commits."""
+        tx = self.tx
+        carried.orders = {order_id: dict(row) for order_id, row in tx.changed.items()}
+        carried.orders.update((order_id, dict(row)) for order_id, row in tx.new_orders.items())
+        carried.balances = dict(written)
+        for fill in self.fills:
+            key = (fill.event.buy_account, fill.event.instrument)
+            carried.bought[key] = carried.bought.get(key, 0) + fill.event.quantity
 
     def _remember(self) -> None:
         """Keep each book's resting orders and reservations for the next batch (valid after commit)."""

@@ -32,6 +32,7 @@ from carbonmarket.core.instruments import FUNDS_ID, InstrumentKind
 from carbonmarket.core.results import Code, Refused
 from carbonmarket.exchange import store
 from carbonmarket.exchange.model import ListedRules, Modality
+from carbonmarket.ledger.model import Balance
 from carbonmarket.registry import postings
 from carbonmarket.registry.model import Account
 from carbonmarket.registry.postings import Authority, HoldSpec, Move, Movement
@@ -273,6 +274,7 @@ def settle_batch(
     kinds: Mapping[str, InstrumentKind] | None = None,
     accounts: Mapping[str, Account] | None = None,
     before_writes: Callable[[], None] | None = None,
+    written_balances: dict[tuple[str, str], Balance] | None = None,
 ) -> list[dict[str, Any]]:
     """`settle_many` for a group commit: releases first, the trades, then new holds, as one group.
 
@@ -286,7 +288,7 @@ def settle_batch(
 
     A batch's fees are netted: one fee leg per paying account and hold (`_legs`); each trade's
     row still records its own fees. `before_writes` runs once the group's locks are held, before
-    its first write (`postings.apply_group`).
+    its first write, and `written_balances` receives the balances it wrote (`postings.apply_group`).
     """
     closing = frozenset(close_holds)
     legs = _legs(trades, at, closing, net_fees=True)
@@ -311,6 +313,7 @@ def settle_batch(
         kinds=kinds,
         accounts=accounts,
         before_writes=before_writes,
+        written_balances=written_balances,
     )
     store.insert_trades(connection, legs.rows)
     store.add_bought(connection, legs.bought)

@@ -58,7 +58,7 @@ class _Deferred:
 
 
 @contextlib.contextmanager
-def deferred_balances(connection: Connection) -> Iterator[None]:
+def deferred_balances(connection: Connection, written: dict[Key, Balance] | None = None) -> Iterator[None]:
     """Within the block, each balance is locked once and written once, when the block ends.
 
     A group commit runs several ledger steps over the same balances (releases, three settlement
@@ -70,6 +70,8 @@ def deferred_balances(connection: Connection) -> Iterator[None]:
     Holds locked in the block are remembered the same way (their changes are still written at
     once): a later step that locks them again reads them as the earlier steps left them, without
     a statement, so a caller that locks everything first sends no read after that.
+
+    `written`, if given, receives every balance the block wrote, as it wrote it.
     """
     if _DEFERRED in connection.info:
         yield
@@ -79,7 +81,10 @@ def deferred_balances(connection: Connection) -> Iterator[None]:
     try:
         yield
         del connection.info[_DEFERRED]
-        _write_balances(connection, {key: deferred.values[key] for key in sorted(deferred.changed)})
+        changes = {key: deferred.values[key] for key in sorted(deferred.changed)}
+        _write_balances(connection, changes)
+        if written is not None:
+            written.update(changes)
     finally:
         connection.info.pop(_DEFERRED, None)
 

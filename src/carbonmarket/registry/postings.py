@@ -226,6 +226,7 @@ def apply_group(
     kinds: Mapping[str, InstrumentKind] | None = None,
     accounts: Mapping[str, Account] | None = None,
     before_writes: Callable[[], None] | None = None,
+    written_balances: dict[tuple[str, str], Balance] | None = None,
 ) -> None:
     """`release_many`, then each movement's `move_closing_holds`, then `hold_many`, in that order,
     with every check of each, as one group: the exchange's group commit settles a batch in one call.
@@ -237,6 +238,7 @@ def apply_group(
     `accounts` those of the accounts it read in this transaction (`accounts`); the rest are read.
     `before_writes` is called once everything is locked, before the group's first write: inside
     a pipeline, what it writes (the exchange's journal) is then not waited for by the locks.
+    `written_balances`, if given, receives every balance the group wrote, as it wrote it.
     """
     if not (release or movements or holds):
         if before_writes is not None:
@@ -248,7 +250,7 @@ def apply_group(
     known = dict(accounts or {})
     known.update(store.get_accounts(connection, sorted(account_ids - set(known))))
     lookups = _Lookups(known, dict(kinds or {}))
-    with ledger_store.deferred_balances(connection):
+    with ledger_store.deferred_balances(connection, written_balances):
         # Everything the steps will lock, locked first: the holds in id order in one statement, then
         # the balances in key order in one more. The steps then read them from memory, so inside
         # a pipeline (`pipelined`) nothing after this waits for the server.

@@ -1,0 +1,165 @@
+"""`Exchange.submit_stream`: batches planned while the batch ahead commits end exactly as
+`submit_many` batch by batch.
+
+Two scratch databases get the same members, the same seeded busy order stream and the same clock:
+one batch by batch through `submit_many`, the other through `submit_stream`. Every outcome, and
+every row of the journal, orders, trades, ledger, holds, bought-today, commands and the audit chain
+(hashes included), must be equal; then a batch whose command row the database refuses, in the
+middle of a stream: it is sent again alone, so it fails as `submit_many` fails, and everything
+around it is as if the stream had been sent batch by batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from carbonmarket.audit.service import verify
+from carbonmarket.core.clock import FixedClock
+from carbonmarket.db.engine import make_engine
+from carbonmarket.db.migrate import upgrade
+from carbonmarket.exchange import bench_durable
+from carbonmarket.exchange.service import Exchange
+from carbonmarket.registry.service import Registry
+from pgtest import _require_pg, create_pg_database, drop_pg_database
+
+ORDERS = 3_000
+BATCH = 250
+TABLES = {
+    "exchange_journal": "stream, seq",
+    "exchange_orders": "order_id",
+    "exchange_trades": "trade_id",
+    "exchange_bought_today": "account, instrument, day",
+    # Without its id: a serial column, and PostgreSQL spends ids of rolled back rows too.
+    "transfers": "batch_id, leg",
+    "registry_transactions": "id",
+    "holds": "id",
+    "balances": "account_id, instrument_id",
+    "commands": "id",
+    "audit_log": "seq",
+}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def two_markets(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[tuple[Engine, Engine]]:
+    """Two databases holding the benchmark's members, allowances and funds."""
+    urls = []
+    if request.param == "postgres":
+        _require_pg()
+        urls = [create_pg_database(), create_pg_database()]
+    else:
+        urls = [f"sqlite:///{tmp_path / name}.db" for name in ("batches", "stream")]
+    engines = []
+    try:
+        for url in urls:
+            upgrade(url)
+            engine = make_engine(url)
+            engines.append(engine)
+            bench_durable._populate(engine, FixedClock(bench_durable.SESSION_AT))
+        yield engines[0], engines[1]
+    finally:
+        for engine in engines:
+            engine.dispose()
+        if request.param == "postgres":
+            for url in urls:
+                drop_pg_database(url)
+
+
+def _batches(stream: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    return [(f"b{first}", stream[first : first + BATCH]) for first in range(0, len(stream), BATCH)]
+
+
+def _rows(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    with engine.connect() as connection:
+        return {
+            table: [
+                tuple(value for key, value in row._mapping.items() if (table, key) != ("transfers", "id"))
+                for row in connection.execute(text(f"SELECT * FROM {table} ORDER BY {order}"))
+            ]
+            for table, order in TABLES.items()
+        }
+
+
+def _outcomes(outcomes: list[Any]) -> list[tuple[str, Any]]:
+    return [(type(o).__name__, getattr(o, "data", None) or getattr(o, "code", None)) for o in outcomes]
+
+
+def test_a_stream_ends_exactly_as_its_batches_sent_one_by_one(two_markets: tuple[Engine, Engine]) -> None:
+    one_by_one, streamed = two_markets
+    batches = _batches(bench_durable.workload(ORDERS, seed=5))
+    # A repeated batch id (exists) and a malformed one (refused before any transaction) as well.
+    batches.insert(3, batches[1])
+    batches.insert(6, ("not a valid id!", batches[2][1]))
+    clock = FixedClock(bench_durable.SESSION_AT)
+    sequential = Exchange(one_by_one, clock)
+    expected = [sequential.submit_many(bench_durable.OPERATOR, b, c) for b, c in batches]
+    got = Exchange(streamed, clock).submit_stream(bench_durable.OPERATOR, batches)
+
+    assert _outcomes(got) == _outcomes(expected)
+    assert [type(o).__name__ for o in got].count("Done") == len(batches) - 1
+    assert sum(o.data["trades"] for o in got if hasattr(o, "data")) > 100  # a busy stream
+    assert _rows(streamed) == _rows(one_by_one)
+    assert Registry(streamed, clock).reconcile().ok and verify(streamed).ok
+    book = Exchange(streamed, clock).rebuild(bench_durable.INSTRUMENT)
+    assert book is not None and book.snapshot() == sequential.live_book(bench_durable.INSTRUMENT).snapshot()  # type: ignore[union-attr]
+
+
+def _refuse_command(engine: Engine, key: str) -> None:
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(
+                text(
+                    "CREATE FUNCTION test_refuse_command() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                    "BEGIN RAISE EXCEPTION 'test: command row refused'; END $$"
+                )
+            )
+            connection.execute(
+                text(
+                    "CREATE TRIGGER test_refuse BEFORE INSERT ON commands FOR EACH ROW "
+                    f"WHEN (NEW.id = '{key}') EXECUTE FUNCTION test_refuse_command()"
+                )
+            )
+        else:
+            connection.execute(
+                text(
+                    f"CREATE TRIGGER test_refuse BEFORE INSERT ON commands WHEN NEW.id = '{key}' "
+                    "BEGIN SELECT RAISE(ABORT, 'test: command row refused'); END"
+                )
+            )
+
+
+def test_a_batch_failing_in_a_stream_fails_as_alone_and_the_batches_before_it_stay(
+    two_markets: tuple[Engine, Engine],
+) -> None:
+    one_by_one, streamed = two_markets
+    batches = _batches(bench_durable.workload(ORDERS // 2, seed=9))
+    failing = 3
+    clock = FixedClock(bench_durable.SESSION_AT)
+    for engine in (one_by_one, streamed):
+        _refuse_command(engine, f"exchange.batch:{batches[failing][0]}")
+    sequential = Exchange(one_by_one, clock)
+    for batch_id, commands in batches[:failing]:
+        sequential.submit_many(bench_durable.OPERATOR, batch_id, commands)
+    with pytest.raises(DBAPIError, match="command row refused"):
+        sequential.submit_many(bench_durable.OPERATOR, *batches[failing])
+
+    exchange = Exchange(streamed, clock)
+    with pytest.raises(DBAPIError, match="command row refused"):
+        exchange.submit_stream(bench_durable.OPERATOR, batches)
+    assert _rows(streamed) == _rows(one_by_one)
+    assert Registry(streamed, clock).reconcile().ok and verify(streamed).ok
+    # The process's book is the journal's, and the stream goes on from there.
+    book = exchange.live_book(bench_durable.INSTRUMENT)
+    assert (
+        book is not None
+        and book.snapshot() == Exchange(streamed, clock).rebuild(bench_durable.INSTRUMENT).snapshot()
+    )  # type: ignore[union-attr]
+    rest = batches[failing + 1 :]
+    assert _outcomes(exchange.submit_stream(bench_durable.OPERATOR, rest)) == _outcomes(
+        [sequential.submit_many(bench_durable.OPERATOR, b, c) for b, c in rest]
+    )
+    assert _rows(streamed) == _rows(one_by_one)
