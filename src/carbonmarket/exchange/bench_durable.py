@@ -4,7 +4,9 @@ Each order goes the whole way a member's order goes: parsed and checked (session
 rights, funds or tradable units), journalled, matched by the engine, its units or funds reserved by
 a ledger hold, every fill settled delivery versus payment with fees into the ledger, the order rows
 written, and the batch committed with its command row and hash-chained audit row. Group commit
-(`Exchange.submit_many`) puts `--batch` orders in one transaction. The run uses a scratch database
+puts `--batch` orders in one transaction; `--mode stream` (the default) sends the batches through
+`Exchange.submit_stream`, which reads and plans each batch while the one before it is still being
+written and committed, and `--mode batches` through `Exchange.submit_many`, one after the other. The run uses a scratch database
 (benchmarks/scratch.py) on the server or disk behind `--db`, never the data there, and ends with
 the ledger's reconciliation. The target (issue 5) is 10,000 orders/s on PostgreSQL.
 """

@@ -220,6 +220,9 @@ class Exchange:
         self._defined: dict[str, InstrumentKind] = {}
         # One matching process per instrument (DESIGN.md): within a process, commands queue here.
         self._lock = threading.RLock()
+        # Batches of `submit_stream` that could not be planned ahead, or were planned again (a book
+        # not open yet, the batch ahead failing, another process writing to the journal).
+        self.stream_replans = 0
 
     # --- orders -----------------------------------------------------------------------------------
 
@@ -304,18 +307,28 @@ class Exchange:
         audit rows. A batch is durable when its outcome is; the call returns once all are (a crash
         leaves a prefix committed, and resending the stream finds those batch ids `exists`).
         A batch that fails is sent again alone, after the batches before it; what it raises then,
-        this raises. On SQLite (one writer) it is `submit_many` batch by batch.
+        this raises. If anything else raises (the iterable too), the batch in flight is rolled back
+        and the ones before it stay committed. Other commands of this Exchange wait for the whole
+        stream. On SQLite (one writer) it is `submit_many` batch by batch.
         """
         if self.engine.dialect.name != "postgresql":
             return [self.submit_many(actor, batch_id, commands) for batch_id, commands in batches]
         outcomes: list[Outcome] = []
-        ahead: _InFlight | None = None
+        # The batch sent and not yet committed: at most one, taken out when it is committed.
+        ahead: list[_InFlight] = []
         with self._lock:
-            for batch_id, commands in batches:
-                with _collector_deferred():
-                    ahead = self._stream_batch(actor, batch_id, commands, ahead, outcomes)
-            if ahead is not None:
-                outcomes.append(self._commit_ahead(actor, ahead)[0])
+            try:
+                for batch_id, commands in batches:
+                    with _collector_deferred():
+                        self._stream_batch(actor, batch_id, commands, ahead, outcomes)
+                if ahead:
+                    outcomes.append(self._commit_ahead(actor, ahead.pop())[0])
+            except BaseException:
+                if ahead:
+                    in_flight = ahead.pop()
+                    self._abandon(in_flight.connection, in_flight.transaction, in_flight.scope, None)
+                    self._forget(in_flight.touched)
+                raise
         return outcomes
 
     def _stream_batch(
@@ -323,37 +336,41 @@ class Exchange:
         actor: Actor,
         batch_id: str,
         commands: Sequence[dict[str, Any]],
-        ahead: _InFlight | None,
+        ahead: list[_InFlight],
         outcomes: list[Outcome],
-    ) -> _InFlight | None:
-        """Send one batch of a stream in full, committing the batch ahead of it on the way; the
-        batch, still to commit, or None when it ended already (its outcome is in `outcomes`)."""
+    ) -> None:
+        """Send one batch of a stream in full, committing the batch ahead of it on the way; it is
+        left in `ahead` to commit, or its outcome is in `outcomes` when it ended already."""
         bodies = [dict(c) for c in commands]
         prepared = prepare_command(actor, "exchange.batch", batch_id, {"commands": bodies})
-        if len(bodies) > self.rules.batch_commands_max or not isinstance(prepared, PreparedCommand):
-            # Refused before any transaction: the batches ahead first, then this one as sent alone.
-            if ahead is not None:
-                outcomes.append(self._commit_ahead(actor, ahead)[0])
-            outcomes.append(self.submit_many(actor, batch_id, commands))
-            return None
-        pending = [ahead] if ahead is not None else []
 
         def commit_ahead() -> None:
-            if not pending:
+            if not ahead:
                 return
-            outcome, resent = self._commit_ahead(actor, pending.pop())
+            outcome, resent = self._commit_ahead(actor, ahead.pop())
             outcomes.append(outcome)
             if resent:
                 # This batch planned on what that one was to write: it is planned again.
                 raise _StaleBook("the batch ahead was sent again")
 
+        if len(bodies) > self.rules.batch_commands_max or not isinstance(prepared, PreparedCommand):
+            # Refused before any transaction: the batches ahead first, then this one as sent alone.
+            with contextlib.suppress(_StaleBook):
+                commit_ahead()
+            outcomes.append(self.submit_many(actor, batch_id, commands))
+            return
+        carried, before_apply = (ahead[0].carried, commit_ahead) if ahead else (None, None)
         try:
-            return self._send_batch(
-                prepared, bodies, ahead.carried if ahead else None, commit_ahead, outcomes
-            )
+            sent = self._send_batch(prepared, bodies, carried, before_apply, outcomes)
         except (_NotSpeculable, _StaleBook):
-            commit_ahead()
-            return self._send_batch(prepared, bodies, None, None, outcomes)
+            self.stream_replans += 1
+            # Planned again from the journal, after the batch ahead (if still in flight) committed:
+            # that it had to be sent again changes nothing more.
+            with contextlib.suppress(_StaleBook):
+                commit_ahead()
+            sent = self._send_batch(prepared, bodies, None, None, outcomes)
+        if sent is not None:
+            ahead.append(sent)
 
     def _send_batch(
         self,

@@ -35,6 +35,19 @@ def test_the_cli_prints_the_json_and_refuses_a_bad_repeat(db_url: str) -> None:
     assert "repeat 1-15" in refused.output
 
 
+def test_both_modes_do_the_same_work(db_url: str) -> None:
+    streamed = run_durable_benchmark(db_url, orders=400, batch=100)
+    batches = run_durable_benchmark(db_url, orders=400, batch=100, mode="batches")
+    assert (streamed["mode"], batches["mode"]) == ("stream", "batches")
+    outcome = ("accepted", "refused", "trades", "reconcile_ok")
+    assert [streamed[k] for k in outcome] == [batches[k] for k in outcome]
+
+
+def test_an_unknown_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="mode must be one of stream, batches"):
+        run_durable_benchmark("sqlite:////nonexistent-dir/never-made.db", orders=10, batch=5, mode="fast")
+
+
 @pytest.mark.parametrize("bad", [{"orders": 0}, {"batch": 0}, {"repeat": 16}])
 def test_out_of_range_figures_are_refused_before_anything_runs(bad: dict[str, int]) -> None:
     arguments = {"orders": 100, "batch": 10, "repeat": 1} | bad

@@ -91,21 +91,65 @@ def _outcomes(outcomes: list[Any]) -> list[tuple[str, Any]]:
 def test_a_stream_ends_exactly_as_its_batches_sent_one_by_one(two_markets: tuple[Engine, Engine]) -> None:
     one_by_one, streamed = two_markets
     batches = _batches(bench_durable.workload(ORDERS, seed=5))
-    # A repeated batch id (exists) and a malformed one (refused before any transaction) as well.
+    # A repeated batch id (exists) and a malformed one (refused before any transaction) as well,
+    # and a batch on a book not open yet (planned only once the batch ahead committed).
     batches.insert(3, batches[1])
     batches.insert(6, ("not a valid id!", batches[2][1]))
+    batches.insert(8, ("other-book", [_order("x1", "buy", 9_700), _order("x2", "sell", 9_700)]))
     clock = FixedClock(bench_durable.SESSION_AT)
     sequential = Exchange(one_by_one, clock)
     expected = [sequential.submit_many(bench_durable.OPERATOR, b, c) for b, c in batches]
-    got = Exchange(streamed, clock).submit_stream(bench_durable.OPERATOR, batches)
+    exchange = Exchange(streamed, clock)
+    got = exchange.submit_stream(bench_durable.OPERATOR, batches)
+    # Every batch was planned while the one ahead committed, but the one on a book not yet open.
+    assert exchange.stream_replans == (1 if streamed.dialect.name == "postgresql" else 0)
 
     assert _outcomes(got) == _outcomes(expected)
+    other = next(o.data for o in got if getattr(o, "data", {}).get("batch") == "other-book")  # type: ignore[union-attr]
+    assert [(r["ok"], r.get("code")) for r in other["results"]] == [
+        (True, None),
+        (False, "insufficient_balance"),
+    ]
     assert [type(o).__name__ for o in got].count("Done") == len(batches) - 1
     assert sum(o.data["trades"] for o in got if hasattr(o, "data")) > 100  # a busy stream
     assert _rows(streamed) == _rows(one_by_one)
     assert Registry(streamed, clock).reconcile().ok and verify(streamed).ok
     book = Exchange(streamed, clock).rebuild(bench_durable.INSTRUMENT)
     assert book is not None and book.snapshot() == sequential.live_book(bench_durable.INSTRUMENT).snapshot()  # type: ignore[union-attr]
+
+
+def _order(order_id: str, side: str, price_fen: int) -> dict[str, Any]:
+    # Members hold no CEA23: the buy rests, the sell is refused (nothing to sell).
+    account = "M0001-T" if side == "buy" else "M0002-T"
+    return {"type": "new", "order_id": order_id, "account": account, "instrument": "CEA23",
+            "side": side, "price_fen": price_fen, "quantity": 10}  # fmt: skip
+
+
+def test_an_iterable_that_fails_rolls_the_batch_in_flight_back_and_keeps_the_rest(
+    two_markets: tuple[Engine, Engine],
+) -> None:
+    one_by_one, streamed = two_markets
+    batches = _batches(bench_durable.workload(ORDERS // 3, seed=3))[:3]
+    clock = FixedClock(bench_durable.SESSION_AT)
+
+    def failing() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        yield from batches
+        raise RuntimeError("the feed broke")
+
+    exchange = Exchange(streamed, clock)
+    with pytest.raises(RuntimeError, match="the feed broke"):
+        exchange.submit_stream(bench_durable.OPERATOR, failing())
+    sequential = Exchange(one_by_one, clock)
+    for batch_id, commands in batches[:2]:
+        sequential.submit_many(bench_durable.OPERATOR, batch_id, commands)
+    if streamed.dialect.name == "postgresql":
+        assert _rows(streamed) == _rows(one_by_one)  # the last batch was still in flight
+    else:
+        sequential.submit_many(bench_durable.OPERATOR, *batches[2])  # one by one: it had committed
+        assert _rows(streamed) == _rows(one_by_one)
+    book = exchange.live_book(bench_durable.INSTRUMENT)
+    assert book is not None and book.snapshot() == sequential.live_book(bench_durable.INSTRUMENT).snapshot()  # type: ignore[union-attr]
+    assert Registry(streamed, clock).reconcile().ok and verify(streamed).ok
 
 
 def _refuse_command(engine: Engine, key: str) -> None:
