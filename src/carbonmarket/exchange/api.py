@@ -126,6 +126,16 @@ class BatchIn(Body):
     commands: list[dict[str, Any]]
 
 
+# A stream's batches are answered together, so a request carries a bounded number of them.
+stream_batches_max = 100
+
+
+class StreamIn(Body):
+    """Group commits back to back (`Exchange.submit_stream`): batches, in the order they apply."""
+
+    batches: list[BatchIn] = Field(min_length=1, max_length=stream_batches_max)
+
+
 def _price(price_fen: int | None, price: str | None) -> object:
     """The price in fen from either field (the CNY text read exactly); None if neither was given."""
     if price is not None:
@@ -179,6 +189,14 @@ def amend_order(order_id: str, body: AmendIn, actor: CurrentActor, exchange: Exc
 def submit_batch(body: BatchIn, actor: CurrentActor, exchange: ExchangeDep) -> JSONResponse:
     """Group commit: many order commands in one transaction (the exchange operator's gateway)."""
     return outcome_response(exchange.submit_many(actor, body.id, body.commands))
+
+
+@router.post("/batch-streams", responses=WRITE_RESPONSES, response_model=None)
+def submit_stream(body: StreamIn, actor: CurrentActor, exchange: ExchangeDep) -> JSONResponse:
+    """Batches committed back to back, each planned while the one before it commits; every batch's
+    outcome in order, each as `/batches` answers it (`created`, `exists` or a refusal)."""
+    outcomes = exchange.submit_stream(actor, [(batch.id, batch.commands) for batch in body.batches])
+    return JSONResponse({"outcomes": [outcome.as_json() for outcome in outcomes]})
 
 
 @router.get("/orders", responses=ERROR_RESPONSES)

@@ -6,9 +6,10 @@ a ledger hold, every fill settled delivery versus payment with fees into the led
 written, and the batch committed with its command row and hash-chained audit row. Group commit
 puts `--batch` orders in one transaction; `--mode stream` (the default) sends the batches through
 `Exchange.submit_stream`, which reads and plans each batch while the one before it is still being
-written and committed, and `--mode batches` through `Exchange.submit_many`, one after the other. The run uses a scratch database
-(benchmarks/scratch.py) on the server or disk behind `--db`, never the data there, and ends with
-the ledger's reconciliation. The target (issue 5) is 10,000 orders/s on PostgreSQL.
+written and committed, and `--mode batches` through `Exchange.submit_many`, one after the other.
+The run uses a scratch database (benchmarks/scratch.py) on the server or disk behind `--db`,
+never the data there, and ends with the ledger's reconciliation. The target (issue 5) is 10,000
+orders/s on PostgreSQL.
 """
 
 from __future__ import annotations

@@ -125,3 +125,43 @@ def test_the_cli_places_an_order_and_refuses_with_exit_1(market: Market) -> None
         ["exchange", "deposit", "--account", "C-T", "--cny", "1000.50", "--id", "d9", "--db", url, "--json"],
     )
     assert deposited.exit_code == 0 and json.loads(deposited.output)["fen"] == 100_050
+
+
+def test_an_operator_sends_batches_and_streams_of_batches_over_http(market: Market) -> None:
+    identity = Identity(market.engine, SECRET)
+    done(identity.add_user(LOCAL_OPERATOR, "gateway", "password-gateway", "exchange_operator"))
+    app = create_app(market.engine.url.render_as_string(hide_password=False), Settings(jwt_secret=SECRET))
+    app.state.market_clock = market.clock
+
+    def new(order_id: str, account: str, side: str, price_fen: int, quantity: int) -> dict[str, object]:
+        return {"type": "new", "order_id": order_id, "account": account, "instrument": "CEA24",
+                "side": side, "price_fen": price_fen, "quantity": quantity}  # fmt: skip
+
+    with TestClient(app) as client:
+        gateway = token(client, "gateway")
+        first = {"id": "g1", "commands": [new("s1", "A-T", "sell", 9_800, 500)]}
+        answer = client.post("/api/exchange/batches", json=first, headers=gateway)
+        assert (answer.status_code, answer.json()["accepted"]) == (201, 1)
+        unknown_cancel = {"type": "cancel", "order_id": "nope"}
+        stream = {
+            "batches": [
+                first,  # sent before: exists
+                {"id": "g2", "commands": [new("b1", "B-T", "buy", 9_800, 200), unknown_cancel]},
+                {"id": "g3", "commands": [new("b2", "C-T", "buy", 9_800, 300)]},
+            ]
+        }
+        answer = client.post("/api/exchange/batch-streams", json=stream, headers=gateway)
+        assert answer.status_code == 200, answer.text
+        outcomes = answer.json()["outcomes"]
+        assert [(o["result"], o["accepted"], o["trades"]) for o in outcomes] == [
+            ("exists", 1, 0),
+            ("created", 1, 1),
+            ("created", 1, 1),
+        ]
+        assert outcomes[1]["results"][1]["code"] == "order_not_found"
+        assert client.get("/api/exchange/book/CEA24").json()["asks"] == []  # s1 filled: 200 + 300
+        empty = client.post("/api/exchange/batch-streams", json={"batches": []}, headers=gateway)
+        assert (empty.status_code, empty.json()["code"]) == (422, "invalid_request")
+        anonymous = client.post("/api/exchange/batch-streams", json=stream)
+        assert anonymous.status_code == 401
+    assert market.balance("A-T", "CEA24")[1] == 0 and market.registry.reconcile().ok
