@@ -282,16 +282,7 @@ class Exchange:
         bodies = [dict(c) for c in commands]
 
         def work(tx: _Tx) -> dict[str, Any]:
-            results = self._plan_and_commit(tx, bodies, single=False)
-            accepted = sum(1 for r in results if r.get("ok"))
-            return {
-                "batch": batch_id,
-                "commands": len(results),
-                "accepted": accepted,
-                "refused": len(results) - accepted,
-                "trades": tx.settled,
-                "results": results,
-            }
+            return self._batch_result(tx, batch_id, bodies)
 
         return self._run(actor, "exchange.batch", batch_id, {"commands": bodies}, work, bodies)
 
@@ -431,6 +422,7 @@ class Exchange:
         return None
 
     def _batch_result(self, tx: _Tx, batch_id: str, bodies: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        """A group commit's work and its result: what happened to each command, and the totals."""
         results = self._plan_and_commit(tx, bodies, single=False)
         accepted = sum(1 for r in results if r.get("ok"))
         return {

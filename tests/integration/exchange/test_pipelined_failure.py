@@ -11,14 +11,21 @@ the same batch id must go through once the database accepts it.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from carbonmarket.audit.service import verify
 from carbonmarket.db.tables import audit_log
 from carbonmarket.db.tables_exchange import exchange_journal, exchange_orders
 from integration.exchange import trading_market
-from integration.exchange.trading_market import ALICE, OPERATOR, Market, done
+from integration.exchange.trading_market import (
+    ALICE,
+    OPERATOR,
+    Market,
+    accept_command_rows,
+    done,
+    refuse_command_row,
+)
 
 market = trading_market.market
 market_template = trading_market.market_template
@@ -31,36 +38,6 @@ BATCH = [
      "price_fen": 9_700, "quantity": 50},
     {"type": "cancel", "order_id": "s2"},
 ]  # fmt: skip
-
-
-def _refuse_the_command_row(engine: Engine) -> None:
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execute(
-                text(
-                    "CREATE FUNCTION test_refuse_command() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                    "BEGIN RAISE EXCEPTION 'test: command row refused'; END $$"
-                )
-            )
-            connection.execute(
-                text(
-                    "CREATE TRIGGER test_refuse BEFORE INSERT ON commands FOR EACH ROW "
-                    f"WHEN (NEW.id = '{FAILING_KEY}') EXECUTE FUNCTION test_refuse_command()"
-                )
-            )
-        else:
-            connection.execute(
-                text(
-                    f"CREATE TRIGGER test_refuse BEFORE INSERT ON commands WHEN NEW.id = '{FAILING_KEY}' "
-                    "BEGIN SELECT RAISE(ABORT, 'test: command row refused'); END"
-                )
-            )
-
-
-def _accept_the_command_row(engine: Engine) -> None:
-    with engine.begin() as connection:
-        connection.execute(text("DROP TRIGGER test_refuse ON commands" if engine.dialect.name == "postgresql"
-                                else "DROP TRIGGER test_refuse"))  # fmt: skip
 
 
 def _state(market: Market) -> tuple[object, ...]:
@@ -79,7 +56,7 @@ def test_a_batch_refused_at_its_last_statement_leaves_nothing_and_the_books_foll
     done(market.exchange.place_order(ALICE, "s1", "A-T", "CEA24", "sell", 9_800, 1_000))
     done(market.exchange.place_order(ALICE, "s2", "A-T", "CEA24", "sell", 9_900, 500))
     before = _state(market)
-    _refuse_the_command_row(market.engine)
+    refuse_command_row(market.engine, FAILING_KEY)
 
     with pytest.raises(DBAPIError, match="command row refused"):
         market.exchange.submit_many(OPERATOR, "doomed", BATCH)
@@ -91,7 +68,7 @@ def test_a_batch_refused_at_its_last_statement_leaves_nothing_and_the_books_foll
     assert market.registry.reconcile().ok
     assert verify(market.engine).ok
 
-    _accept_the_command_row(market.engine)
+    accept_command_rows(market.engine)
     result = done(market.exchange.submit_many(OPERATOR, "doomed", BATCH))
     assert (result["accepted"], result["refused"], result["trades"]) == (3, 0, 1)
     book = market.exchange.live_book("CEA24")

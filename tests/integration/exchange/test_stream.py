@@ -25,6 +25,7 @@ from carbonmarket.db.migrate import upgrade
 from carbonmarket.exchange import bench_durable
 from carbonmarket.exchange.service import Exchange
 from carbonmarket.registry.service import Registry
+from integration.exchange.trading_market import refuse_command_row
 from pgtest import _require_pg, create_pg_database, drop_pg_database
 
 ORDERS = 3_000
@@ -152,30 +153,6 @@ def test_an_iterable_that_fails_rolls_the_batch_in_flight_back_and_keeps_the_res
     assert Registry(streamed, clock).reconcile().ok and verify(streamed).ok
 
 
-def _refuse_command(engine: Engine, key: str) -> None:
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execute(
-                text(
-                    "CREATE FUNCTION test_refuse_command() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                    "BEGIN RAISE EXCEPTION 'test: command row refused'; END $$"
-                )
-            )
-            connection.execute(
-                text(
-                    "CREATE TRIGGER test_refuse BEFORE INSERT ON commands FOR EACH ROW "
-                    f"WHEN (NEW.id = '{key}') EXECUTE FUNCTION test_refuse_command()"
-                )
-            )
-        else:
-            connection.execute(
-                text(
-                    f"CREATE TRIGGER test_refuse BEFORE INSERT ON commands WHEN NEW.id = '{key}' "
-                    "BEGIN SELECT RAISE(ABORT, 'test: command row refused'); END"
-                )
-            )
-
-
 def test_a_batch_failing_in_a_stream_fails_as_alone_and_the_batches_before_it_stay(
     two_markets: tuple[Engine, Engine],
 ) -> None:
@@ -184,7 +161,7 @@ def test_a_batch_failing_in_a_stream_fails_as_alone_and_the_batches_before_it_st
     failing = 3
     clock = FixedClock(bench_durable.SESSION_AT)
     for engine in (one_by_one, streamed):
-        _refuse_command(engine, f"exchange.batch:{batches[failing][0]}")
+        refuse_command_row(engine, f"exchange.batch:{batches[failing][0]}")
     sequential = Exchange(one_by_one, clock)
     for batch_id, commands in batches[:failing]:
         sequential.submit_many(bench_durable.OPERATOR, batch_id, commands)

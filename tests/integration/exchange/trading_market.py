@@ -183,3 +183,36 @@ def _build_template(url: str) -> None:
         build_market(engine)
     finally:
         engine.dispose()
+
+
+def refuse_command_row(engine: Engine, key: str) -> None:
+    """Make the database itself refuse the command row with this key (a trigger, either database):
+    the last statement of that command fails, after everything else of it was sent."""
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(
+                text(
+                    "CREATE FUNCTION test_refuse_command() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                    "BEGIN RAISE EXCEPTION 'test: command row refused'; END $$"
+                )
+            )
+            connection.execute(
+                text(
+                    "CREATE TRIGGER test_refuse BEFORE INSERT ON commands FOR EACH ROW "
+                    f"WHEN (NEW.id = '{key}') EXECUTE FUNCTION test_refuse_command()"
+                )
+            )
+        else:
+            connection.execute(
+                text(
+                    f"CREATE TRIGGER test_refuse BEFORE INSERT ON commands WHEN NEW.id = '{key}' "
+                    "BEGIN SELECT RAISE(ABORT, 'test: command row refused'); END"
+                )
+            )
+
+
+def accept_command_rows(engine: Engine) -> None:
+    """Undo `refuse_command_row`."""
+    drop = "DROP TRIGGER test_refuse" + (" ON commands" if engine.dialect.name == "postgresql" else "")
+    with engine.begin() as connection:
+        connection.execute(text(drop))
