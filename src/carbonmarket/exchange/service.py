@@ -38,6 +38,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from carbonmarket.core.actors import Actor, Permission, Role
 from carbonmarket.core.calendar import CalendarNotCovered, MarketCalendar
@@ -177,6 +178,14 @@ class _Carried:
 
 class _NotSpeculable(Exception):
     """A streamed batch needs a book this process does not hold open for today: it waits."""
+
+
+class _AheadFailed(Exception):
+    """The stream's batch ahead, sent again alone after it failed to commit, raised `error`."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class _StaleBook(Exception):
@@ -338,28 +347,45 @@ class Exchange:
         def commit_ahead() -> None:
             if not ahead:
                 return
-            outcome, resent = self._commit_ahead(actor, ahead.pop())
+            try:
+                outcome, resent = self._commit_ahead(actor, ahead.pop())
+            except Exception as error:
+                raise _AheadFailed(error) from error
             outcomes.append(outcome)
             if resent:
                 # This batch planned on what that one was to write: it is planned again.
                 raise _StaleBook("the batch ahead was sent again")
 
-        if len(bodies) > self.rules.batch_commands_max or not isinstance(prepared, PreparedCommand):
-            # Refused before any transaction: the batches ahead first, then this one as sent alone.
+        def commit_ahead_first() -> None:
+            """The batch ahead committed before this one is planned again or sent alone; that it
+            had to be sent again itself changes nothing more for this one."""
             with contextlib.suppress(_StaleBook):
                 commit_ahead()
-            outcomes.append(self.submit_many(actor, batch_id, commands))
-            return
-        carried, before_apply = (ahead[0].carried, commit_ahead) if ahead else (None, None)
+
         try:
-            sent = self._send_batch(prepared, bodies, carried, before_apply, outcomes)
-        except (_NotSpeculable, _StaleBook):
-            self.stream_replans += 1
-            # Planned again from the journal, after the batch ahead (if still in flight) committed:
-            # that it had to be sent again changes nothing more.
-            with contextlib.suppress(_StaleBook):
-                commit_ahead()
-            sent = self._send_batch(prepared, bodies, None, None, outcomes)
+            if len(bodies) > self.rules.batch_commands_max or not isinstance(prepared, PreparedCommand):
+                # Refused before any transaction: the batch ahead first, then this one sent alone.
+                commit_ahead_first()
+                outcomes.append(self.submit_many(actor, batch_id, commands))
+                return
+            carried, before_apply = (ahead[0].carried, commit_ahead) if ahead else (None, None)
+            try:
+                sent = self._send_batch(prepared, bodies, carried, before_apply, outcomes)
+            except (_NotSpeculable, _StaleBook):
+                self.stream_replans += 1
+                commit_ahead_first()
+                sent = self._send_batch(prepared, bodies, None, None, outcomes)
+            except DBAPIError:
+                # One of this batch's statements failed while it was being sent (a pipeline answers
+                # early when it can): as `submit_many` would, it is sent again, alone, which retries
+                # what is transient and answers a repeated id `exists`.
+                self.stream_replans += 1
+                commit_ahead_first()
+                outcomes.append(self.submit_many(actor, batch_id, commands))
+                return
+        except _AheadFailed as failed:
+            # The batch ahead, sent again alone, raised: the stream stops there, as one by one.
+            raise failed.error from None
         if sent is not None:
             ahead.append(sent)
 
