@@ -251,6 +251,30 @@ crossing = st.lists(
 )
 
 
+def cut(
+    bodies: list[dict[str, Any]], sizes: list[int], prefix: str
+) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The commands cut into batches of these sizes (the rest in a last one), each with a fresh id."""
+    batches = []
+    start = 0
+    for size in [*sizes, len(bodies)]:
+        if bodies[start : start + size]:
+            batches.append((f"{prefix}{next(_ids)}", bodies[start : start + size]))
+        start += size
+    return batches
+
+
+def results_of(outcome: Any) -> list[dict[str, Any]]:
+    """A batch's per-command results in the shape `one_by_one` gives."""
+    assert isinstance(outcome, Done), outcome
+    return [
+        {"ok": True, "status": r["status"], "filled": r["filled"]}
+        if r["ok"]
+        else {"ok": False, "code": r["code"]}
+        for r in outcome.data["results"]
+    ]
+
+
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(stream=crossing, cuts=st.lists(st.integers(1, 25), min_size=1, max_size=4))
 def test_group_commit_ends_exactly_where_the_same_commands_sent_one_by_one_end(
@@ -258,19 +282,8 @@ def test_group_commit_ends_exactly_where_the_same_commands_sent_one_by_one_end(
 ) -> None:
     bodies = bodies_of(stream)
     batched: list[dict[str, Any]] = []
-    start = 0
-    for size in [*cuts, len(bodies)]:
-        chunk = bodies[start : start + size]
-        start += size
-        if chunk:
-            outcome = market.exchange.submit_many(OPERATOR, f"batch{next(_ids)}", chunk)
-            assert isinstance(outcome, Done), outcome
-            batched += [
-                {"ok": True, "status": r["status"], "filled": r["filled"]}
-                if r["ok"]
-                else {"ok": False, "code": r["code"]}
-                for r in outcome.data["results"]
-            ]
+    for batch_id, chunk in cut(bodies, cuts, "batch"):
+        batched += results_of(market.exchange.submit_many(OPERATOR, batch_id, chunk))
     assert batched == [one_by_one(twin, body) for body in bodies]
     assert ledger_state(market) == ledger_state(twin)
     check_invariants(market)
@@ -285,21 +298,9 @@ def test_a_stream_of_group_commits_ends_exactly_where_the_same_commands_sent_one
     # `submit_stream` plans each batch while the one ahead is still committing (PostgreSQL): with
     # amends, cancels and fills of orders of earlier batches, what it carries over must be exact.
     bodies = bodies_of(stream)
-    batches = []
-    start = 0
-    for size in [*cuts, len(bodies)]:
-        if bodies[start : start + size]:
-            batches.append((f"stream{next(_ids)}", bodies[start : start + size]))
-        start += size
     streamed: list[dict[str, Any]] = []
-    for outcome in market.exchange.submit_stream(OPERATOR, batches):
-        assert isinstance(outcome, Done), outcome
-        streamed += [
-            {"ok": True, "status": r["status"], "filled": r["filled"]}
-            if r["ok"]
-            else {"ok": False, "code": r["code"]}
-            for r in outcome.data["results"]
-        ]
+    for outcome in market.exchange.submit_stream(OPERATOR, cut(bodies, cuts, "stream")):
+        streamed += results_of(outcome)
     assert streamed == [one_by_one(twin, body) for body in bodies]
     assert ledger_state(market) == ledger_state(twin)
     check_invariants(market)

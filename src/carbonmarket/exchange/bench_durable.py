@@ -124,10 +124,9 @@ def _run(database: URL, orders: int, batch: int, mode: str, progress: bool) -> d
             accepted += data["accepted"]
             refused += data["refused"]
             trades += data["trades"]
-        elapsed = time.perf_counter() - started
+        elapsed, client_cpu = time.perf_counter() - started, time.process_time() - started_cpu
         if progress:
             print(f"  {len(stream):,} commands in {len(batches):,} batches ({mode})", flush=True)
-        client_cpu = time.process_time() - started_cpu
         single_rate = _single_orders(exchange, clock)
         reconcile_ok = Registry(engine, clock).reconcile().ok
     finally:

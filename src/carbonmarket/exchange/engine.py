@@ -501,19 +501,13 @@ class Book:
                 if order_id in orders:
                     return self._new_order_checked(command)  # type: ignore[arg-type]
                 return self._accept_auto(order_id, account, is_buy, price, quantity)
-            order = _Order.__new__(_Order)
-            order.order_id = order_id
-            order.account = account
-            order.is_buy = is_buy
-            order.price = price
-            order.quantity = quantity
-            order.remaining = quantity
-            # The id's one probe of the index both tests that it is unused and records the order.
+            seq = self._seq
+            order = _new_order(order_id, account, is_buy, price, quantity, quantity, seq)
+            # The id's one probe of the index both tests that it is unused and records the order;
+            # the sequence number is taken only then.
             if orders.setdefault(order_id, order) is not order:
                 return self._new_order_checked(command)  # type: ignore[arg-type]
-            seq = self._seq
             self._seq = seq + 1
-            order.seq = seq
             try:
                 (self._bids if is_buy else self._asks)[price].append(order)
             except KeyError:

@@ -47,7 +47,6 @@ from carbonmarket.core.ids import check_id, derived_id
 from carbonmarket.core.instruments import FUNDS_ID, InstrumentKind, parse_instrument
 from carbonmarket.core.results import Code, Done, Outcome, Refusal, Refused
 from carbonmarket.core.units import quantity_max_t
-from carbonmarket.db import raw
 from carbonmarket.db.command import (
     PreparedCommand,
     find_previous,
@@ -58,6 +57,7 @@ from carbonmarket.db.command import (
     run_read,
     timestamp,
 )
+from carbonmarket.db.uow import HeldTransaction
 from carbonmarket.exchange import bulk as bulk_model
 from carbonmarket.exchange import journal, store
 from carbonmarket.exchange.engine import Book
@@ -197,9 +197,7 @@ class _StaleBook(Exception):
 class _InFlight:
     """A streamed batch sent in full and not yet committed."""
 
-    connection: Connection
-    transaction: Any
-    scope: Any
+    held: HeldTransaction
     prepared: PreparedCommand
     commands: Sequence[dict[str, Any]]
     data: dict[str, Any]
@@ -326,7 +324,7 @@ class Exchange:
             except BaseException:
                 if ahead:
                     in_flight = ahead.pop()
-                    self._abandon(in_flight.connection, in_flight.transaction, in_flight.scope, None)
+                    in_flight.held.abandon()
                     self._forget(in_flight.touched)
                 raise
         return outcomes
@@ -399,31 +397,25 @@ class Exchange:
     ) -> _InFlight | None:
         """`submit_many`'s transaction up to its commit, which is left to the stream (`_InFlight`)."""
         actor = prepared.actor
-        connection = self.engine.connect()
-        transaction = connection.begin()
-        scope = raw.pipeline_scope(connection)
-        scope.__enter__()
+        held = HeldTransaction(self.engine)
+        connection = held.connection
         tx: _Tx | None = None
         try:
             at = timestamp(self.clock)
             previous = find_previous(connection, prepared)
             if previous is None:
-                self._check_session(at)
-                tx = _Tx(connection, actor, at, trading_day(at).isoformat(), carried=carried)
+                day = trading_day(at).isoformat()
+                carry_out = _Carried(day)
+                tx = _Tx(connection, actor, at, day, carried=carried, carry_out=carry_out)
                 tx.before_apply = commit_ahead
-                tx.carry_out = _Carried(tx.day)
-                for instrument in sorted(self._instruments_of(connection, bodies)):
-                    self._open_book(tx, instrument)
                 # `_Batch.commit` commits the batch ahead (`tx.before_apply`) before its first lock.
-                data = self._batch_result(tx, prepared.command_id, bodies)
-                self._flush_journal(tx)
-                self._flush_orders(tx)
-                record_command(connection, prepared, data, at)
-                return _InFlight(
-                    connection, transaction, scope, prepared, bodies, data, tx.carry_out, set(tx.books)
+                data = self._work_in(
+                    tx, bodies, lambda tx: self._batch_result(tx, prepared.command_id, bodies)
                 )
+                record_command(connection, prepared, data, at)
+                return _InFlight(held, prepared, bodies, data, carry_out, set(tx.books))
         except Refused as refused:
-            self._abandon(connection, transaction, scope, tx)
+            self._abandon(held, tx)
             if commit_ahead is not None:
                 commit_ahead()
             record_refusal(
@@ -438,10 +430,10 @@ class Exchange:
             outcomes.append(refused.refusal)
             return None
         except BaseException:
-            self._abandon(connection, transaction, scope, tx)
+            self._abandon(held, tx)
             raise
         # The id ran before: `exists`, after the batches ahead.
-        self._abandon(connection, transaction, scope, tx)
+        self._abandon(held, tx)
         if commit_ahead is not None:
             commit_ahead()
         outcomes.append(previous)
@@ -460,15 +452,9 @@ class Exchange:
             "results": results,
         }
 
-    def _abandon(self, connection: Connection, transaction: Any, scope: Any, tx: _Tx | None) -> None:
+    def _abandon(self, held: HeldTransaction, tx: _Tx | None) -> None:
         """Roll a streamed batch back; the books it touched are rebuilt from the journal."""
-        # The batch is being thrown away, and with it whatever its pipeline's statements raised.
-        with contextlib.suppress(Exception):
-            scope.__exit__(None, None, None)
-        try:
-            transaction.rollback()
-        finally:
-            connection.close()
+        held.abandon()
         if tx is not None:
             self._forget(tx.books)
 
@@ -477,11 +463,7 @@ class Exchange:
         again: if committing fails, its books are rebuilt and it is sent on its own, as
         `submit_many` (whose outcome, or error, is then the batch's)."""
         try:
-            try:
-                ahead.scope.__exit__(None, None, None)
-                ahead.transaction.commit()
-            finally:
-                ahead.connection.close()
+            ahead.held.commit()
         except Exception:
             self._forget(ahead.touched)
             return self.submit_many(actor, ahead.prepared.command_id, ahead.commands), True
@@ -535,14 +517,7 @@ class Exchange:
             self._forget(touched)
             tx = _Tx(connection, actor, at, trading_day(at).isoformat())
             try:
-                self._check_session(at)
-                instruments = self._instruments_of(connection, bodies)
-                for instrument in sorted(instruments):
-                    self._open_book(tx, instrument)
-                data = work(tx)
-                self._flush_journal(tx)
-                self._flush_orders(tx)
-                return data
+                return self._work_in(tx, bodies, work)
             except BaseException:
                 self._forget(tx.books)
                 raise
@@ -555,6 +530,19 @@ class Exchange:
             except BaseException:
                 self._forget(touched)
                 raise
+
+    def _work_in(
+        self, tx: _Tx, bodies: Sequence[dict[str, Any]], work: Callable[[_Tx], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """A transaction's exchange work: the session checked, the books of its commands opened,
+        `work` done, and whatever journal and order rows it left unwritten written."""
+        self._check_session(tx.at)
+        for instrument in sorted(self._instruments_of(tx.connection, bodies)):
+            self._open_book(tx, instrument)
+        data = work(tx)
+        self._flush_journal(tx)
+        self._flush_orders(tx)
+        return data
 
     def _forget(self, instruments: Iterable[str]) -> None:
         """Throw the books away; the next command rebuilds them from the journal."""

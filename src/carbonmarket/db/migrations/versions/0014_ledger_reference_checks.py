@@ -60,14 +60,7 @@ def _referencing_check(table: str) -> str:
                   COLUMN = '{column}',
                   DETAIL = format('Key ({column})=(%s) is not present in table "{target}".', missing);
     END IF;""")
-    return f"""
-CREATE OR REPLACE FUNCTION cm_check_{table}_references() RETURNS trigger LANGUAGE plpgsql AS $function$
-DECLARE
-    missing text;
-BEGIN{"".join(steps)}
-    RETURN NULL;
-END
-$function$"""
+    return _trigger_function(f"cm_check_{table}_references", "missing", steps)
 
 
 def upgrade() -> None:
@@ -114,10 +107,15 @@ def _removed_keys_check(target: str, function: str) -> str:
             USING ERRCODE = 'foreign_key_violation', CONSTRAINT = '{name}', TABLE = '{target}',
                   DETAIL = format('Key (id)=(%s) is still referenced from table "{source}".', named);
     END IF;""")
+    return _trigger_function(f"cm_check_{target}_{function}", "named", steps)
+
+
+def _trigger_function(name: str, variable: str, steps: list[str]) -> str:
+    """A statement trigger function of one text variable that runs its checks and returns nothing."""
     return f"""
-CREATE OR REPLACE FUNCTION cm_check_{target}_{function}() RETURNS trigger LANGUAGE plpgsql AS $function$
+CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $function$
 DECLARE
-    named text;
+    {variable} text;
 BEGIN{"".join(steps)}
     RETURN NULL;
 END
