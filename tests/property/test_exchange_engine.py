@@ -146,3 +146,19 @@ def test_replaying_a_stream_gives_the_same_events_and_snapshot(commands):
         e.seq for events in first_events for e in events if isinstance(e, (OrderAccepted, TradeExecuted))
     ]
     assert sequence == sorted(sequence) and len(set(sequence)) == len(sequence)  # the book's own counter
+
+
+@settings(max_examples=150, deadline=None)
+@given(commands=streams, keep=st.lists(st.booleans(), min_size=80, max_size=80))
+def test_events_a_caller_keeps_never_change_whatever_it_drops(commands, keep):
+    """The compiled engine writes new events into records no one holds any more (engine.py); every
+    event a caller still holds must keep its type and values through any later commands."""
+    book = Book("CEA24", RULES, REFERENCE)
+    kept: list[tuple[object, type, tuple[object, ...]]] = []
+    for command, keeping in zip(commands, keep, strict=False):
+        events = book.apply(command)
+        if keeping:  # hold some events, drop the others with the list
+            kept.extend((event, type(event), tuple(event)) for event in events[::2])
+        del events
+    for event, kind, values in kept:
+        assert type(event) is kind and tuple(event) == values

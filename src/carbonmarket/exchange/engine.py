@@ -15,13 +15,20 @@ Market rules implemented (DOMAIN.md §5 [reg], SEEE listed agreement rules):
   refused whole, before anything trades.
 
 Hot-path layout, chosen by measurement (`carbonmarket bench matching`, bench/matching.md): per
-side a dict from price to a deque of orders in time order, and a plain sorted list of the level
-prices with the best price last, so the best level is `keys[-1]` and a sweep pops from the end.
-Cancels are lazy: a cancelled order is only marked dead (remaining 0); matching drops dead orders
-and emptied levels when it reaches them, reads count live orders when asked, and the whole book
-is compacted when dead orders outnumber live ones (amortised O(1) a cancel). `apply` handles a
-well-formed AUTO order that rests, and a cancel, inline, without another call; events are
-NamedTuples built with one `tuple.__new__` call each (see `exchange/model.py`).
+side a dict from price to a price level, and a plain sorted list of the prices of the levels that
+hold orders, with the best price last, so the best level is `keys[-1]` and a sweep pops from the
+end. A level is a list of orders in time order read from a head index (`_Level`): appending and
+taking the front are C list operations, not method calls. A level that empties stays in its dict to
+be reused (only its price leaves the key list), so a price that fills and refills does not churn
+the dict. Cancels are lazy: a cancelled order is only marked dead (remaining 0); matching drops
+dead orders and emptied levels when it reaches them, reads count live orders when asked, and the
+whole book is compacted when dead orders outnumber live ones (amortised O(1) a cancel). The id
+index keeps each accepted order's record after it leaves the book (remaining 0), so a cancel or a
+fill finishes an order without another probe of that large table; at the close the finished
+records are dropped to None. Prices, quantities and the sequence number are compared and counted
+as C integers in the compiled build. `apply` handles a well-formed AUTO order that rests, and a
+cancel, inline, without another call; events are NamedTuples built with one `tuple.__new__` call
+each (see `exchange/model.py`).
 
 Two builds of this one file (issue 5; bench/matching.md): setup.py compiles it with Cython in
 pure-Python mode into the extension module `carbonmarket.exchange.engine` that Python imports in
@@ -36,10 +43,7 @@ checks on random command streams that both give identical events and state.
 from __future__ import annotations
 
 import hashlib
-from bisect import insort
-from collections import deque
 from collections.abc import Callable
-from operator import neg
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from carbonmarket.core.results import Code
@@ -78,6 +82,7 @@ class _Interpreted:
     compiled = False
     Py_ssize_t = int
     longlong = int
+    void = None
     bint = bool
 
     @staticmethod
@@ -96,11 +101,27 @@ class _Interpreted:
         return lambda function: function
 
     @staticmethod
-    def declare(kind: Any, **options: Any) -> Any:
-        return None
+    def returns(kind: Any) -> Callable[[_T], _T]:
+        return lambda function: function
+
+    @staticmethod
+    def exceptval(*value: Any, check: bool = True) -> Callable[[_T], _T]:
+        return lambda function: function
+
+    @staticmethod
+    def declare(kind: Any, *value: Any, **options: Any) -> Any:
+        return value[0] if value else None
 
     @staticmethod
     def cast(kind: Any, value: Any) -> Any:
+        return value
+
+    @staticmethod
+    def pointer(kind: Any) -> Any:
+        return None
+
+    @staticmethod
+    def address(value: Any) -> Any:
         return value
 
 
@@ -166,8 +187,11 @@ _AUTO = MatchMode.AUTO
 _FIELD_TYPES = (str, str, int, int)
 
 if cython.compiled:
-    from cython.cimports.cpython.ref import Py_INCREF  # type: ignore[import-not-found, import-untyped, unused-ignore]
-    from cython.cimports.cpython.tuple import PyTuple_SET_ITEM  # type: ignore[import-not-found, import-untyped, unused-ignore]
+    from cython.cimports.cpython.list import PyList_Insert  # type: ignore[import-not-found, import-untyped, unused-ignore]
+    from cython.cimports.cpython.long import PyLong_AsLongLongAndOverflow  # type: ignore[import-not-found, import-untyped, unused-ignore]
+    from cython.cimports.cpython.object import PyObject, PyTypeObject  # type: ignore[import-not-found, import-untyped, unused-ignore]
+    from cython.cimports.cpython.ref import Py_INCREF, Py_XDECREF  # type: ignore[import-not-found, import-untyped, unused-ignore]
+    from cython.cimports.cpython.tuple import PyTuple_GET_ITEM, PyTuple_SET_ITEM  # type: ignore[import-not-found, import-untyped, unused-ignore]
     from cython.cimports.cpython.type import PyType_GenericAlloc  # type: ignore[import-not-found, import-untyped, unused-ignore]
 
 
@@ -176,20 +200,55 @@ if cython.compiled:
 # are NamedTuples with no fields of their own beyond the tuple's (model.py), so their layout is a
 # tuple's. One function per record size, so no tuple of the fields is ever built (cachegrind, with
 # the resting order's single index probe: ~600 fewer instructions an operation, bench/matching.md).
+#
+# Each builder also keeps the last record it made, its spare. A caller that has dropped the record
+# (the usual case: events are read, then let go) leaves the spare as its only reference, so no one
+# can see the record any more, and the next record of that kind is written into it in place: no
+# allocation, no deallocation. A record anyone still holds is never touched (it gets a new one).
+# CPython's own zip() and dict.items() iterators recycle their result tuples the same way.
+# tests/unit/exchange/test_engine_records.py checks both halves.
+_spare2 = cython.declare(object, None)
+_spare3 = cython.declare(object, None)
+_spare6 = cython.declare(object, None)
+_spare10 = cython.declare(object, None)
 
 
 @cython.cfunc
 @cython.inline
+@cython.returns(cython.void)
 @cython.locals(index=cython.Py_ssize_t)
 def _put(made: Any, index: int, item: Any) -> None:
+    """Set one field of a record being built: a new one (no old field) or a spare being reused."""
+    old = cython.declare(cython.pointer(PyObject), PyTuple_GET_ITEM(made, index))
     Py_INCREF(item)  # PyTuple_SET_ITEM steals a reference
     PyTuple_SET_ITEM(made, index, item)
+    Py_XDECREF(old)
+
+
+@cython.cfunc
+@cython.inline
+@cython.returns(cython.bint)
+@cython.exceptval(check=False)
+@cython.locals(spare="PyObject*", unheld=cython.bint)
+def _unheld(spare: Any, kind: Any) -> bool:
+    """Whether a builder's spare is a record of `kind` that no one but the builder holds.
+
+    `spare` comes as a bare pointer, `cast(pointer(PyObject), _spareN)`: looking takes no reference,
+    so a reference count of 1 is the builder's own.
+    """
+    unheld: bool = spare.ob_refcnt == 1 and spare.ob_type == cython.cast(cython.pointer(PyTypeObject), kind)
+    return unheld
 
 
 @cython.cfunc
 @cython.inline
 def _record2(kind: Any, a: Any, b: Any) -> Any:
-    made = PyType_GenericAlloc(kind, 2)
+    global _spare2
+    if _unheld(cython.cast(cython.pointer(PyObject), _spare2), kind):
+        made = _spare2
+    else:
+        made = PyType_GenericAlloc(kind, 2)
+        _spare2 = made
     _put(made, 0, a)
     _put(made, 1, b)
     return made
@@ -198,7 +257,12 @@ def _record2(kind: Any, a: Any, b: Any) -> Any:
 @cython.cfunc
 @cython.inline
 def _record3(kind: Any, a: Any, b: Any, c: Any) -> Any:
-    made = PyType_GenericAlloc(kind, 3)
+    global _spare3
+    if _unheld(cython.cast(cython.pointer(PyObject), _spare3), kind):
+        made = _spare3
+    else:
+        made = PyType_GenericAlloc(kind, 3)
+        _spare3 = made
     _put(made, 0, a)
     _put(made, 1, b)
     _put(made, 2, c)
@@ -208,7 +272,12 @@ def _record3(kind: Any, a: Any, b: Any, c: Any) -> Any:
 @cython.cfunc
 @cython.inline
 def _record6(kind: Any, a: Any, b: Any, c: Any, d: Any, e: Any, f: Any) -> Any:
-    made = PyType_GenericAlloc(kind, 6)
+    global _spare6
+    if _unheld(cython.cast(cython.pointer(PyObject), _spare6), kind):
+        made = _spare6
+    else:
+        made = PyType_GenericAlloc(kind, 6)
+        _spare6 = made
     _put(made, 0, a)
     _put(made, 1, b)
     _put(made, 2, c)
@@ -223,7 +292,12 @@ def _record6(kind: Any, a: Any, b: Any, c: Any, d: Any, e: Any, f: Any) -> Any:
 def _record10(
     kind: Any, a: Any, b: Any, c: Any, d: Any, e: Any, f: Any, g: Any, h: Any, i: Any, j: Any
 ) -> Any:
-    made = PyType_GenericAlloc(kind, 10)
+    global _spare10
+    if _unheld(cython.cast(cython.pointer(PyObject), _spare10), kind):
+        made = _spare10
+    else:
+        made = PyType_GenericAlloc(kind, 10)
+        _spare10 = made
     _put(made, 0, a)
     _put(made, 1, b)
     _put(made, 2, c)
@@ -254,13 +328,35 @@ if not cython.compiled:
         return tuple.__new__(kind, (a, b, c, d, e, f, g, h, i, j))
 
 
+@cython.cfunc
+@cython.inline
+@cython.returns(cython.longlong)
+@cython.exceptval(check=False)
+@cython.locals(overflow="int", value=cython.longlong)
+def _positive(number: Any) -> int:
+    """`number` as a C integer when it is an int from 1 to 2**63 - 1, else 0 (which no check passes).
+
+    The fast path's price and quantity tests then compare C integers; anything else (a bool, a
+    float, a huge or negative int) fails them and takes the checked path, which names the problem.
+    Interpreted, an int is comparable as it is, and a huge one fails the same tests.
+    """
+    if type(number) is not int:
+        return 0
+    if cython.compiled:
+        overflow = 0
+        value: int = PyLong_AsLongLongAndOverflow(number, cython.address(overflow))
+        return 0 if overflow or value <= 0 else value
+    else:  # an else, so that Cython drops this branch at compile time
+        return number if number > 0 else 0
+
+
 @cython.final
 @cython.no_gc
 @cython.freelist(1024)
 @cython.cclass
 class _Order:
     """A resting order's mutable record; `remaining` 0 marks one that left the book while still
-    sitting in its level's deque.
+    sitting in its level.
 
     Compiled, a C struct read by offset, and outside the cycle collector (`no_gc`: it holds only
     text and integers, so it can never be part of a reference cycle): the book's tens of thousands of
@@ -290,7 +386,14 @@ if not cython.compiled:
 
 
 @cython.cfunc
-@cython.locals(order=_Order)
+@cython.locals(
+    order=_Order,
+    is_buy=cython.bint,
+    price=cython.longlong,
+    quantity=cython.longlong,
+    remaining=cython.longlong,
+    seq=cython.longlong,
+)
 def _new_order(
     order_id: str, account: str, is_buy: bool, price: int, quantity: int, remaining: int, seq: int
 ) -> _Order:
@@ -303,6 +406,114 @@ def _new_order(
     order.remaining = remaining
     order.seq = seq
     return order
+
+
+@cython.final
+@cython.no_gc
+@cython.cclass
+class _Level:
+    """One price level: its orders in time order are `orders[head:]`; those before `head` have left.
+
+    A list read from a head index, so that appending an order and taking the front one are C list
+    operations in the compiled build, where a deque's are method calls (about 200 instructions an
+    append, callgrind; bench/matching.md). Either the front order `orders[head]` exists (it may be
+    dead: lazy cancels) or the level is empty, with `orders == []` and `head == 0`; the list is cut
+    back when the orders that have left are at least half of it, so it stays at most twice its
+    listed orders. Outside the cycle collector (it holds only a list of order records).
+    """
+
+    orders: list[_Order] = cython.declare(list, visibility="readonly")
+    head: int = cython.declare(cython.Py_ssize_t, visibility="readonly")
+
+
+if not cython.compiled:
+    _Level = type(  # type: ignore[misc, assignment]
+        "_Level", (), {"__slots__": ("orders", "head"), "__doc__": _Level.__doc__, "__module__": __name__}
+    )
+
+
+@cython.cfunc
+@cython.locals(level=_Level)
+def _new_level(orders: list[_Order]) -> _Level:
+    level = _Level.__new__(_Level)
+    level.orders = orders
+    level.head = 0
+    return level
+
+
+@cython.cfunc
+@cython.inline
+@cython.returns(cython.bint)
+@cython.exceptval(-1)
+@cython.locals(level=_Level, orders=list, head=cython.Py_ssize_t)
+def _drop_front(level: _Level) -> bool:
+    """Take the front order off the level (it has filled or was dead); True when the level is empty."""
+    orders = level.orders
+    head = level.head + 1
+    if head == len(orders):
+        del orders[:]
+        level.head = 0
+        return True
+    if head >= 32 and head * 2 >= len(orders):  # cut back: amortised O(1) an order
+        del orders[:head]
+        head = 0
+    level.head = head
+    return False
+
+
+@cython.cfunc
+@cython.returns(cython.Py_ssize_t)
+@cython.exceptval(-1)
+@cython.locals(level=_Level, front=_Order, dead=cython.Py_ssize_t)
+def _drop_dead_front(level: _Level) -> int:
+    """Drop the dead orders at the front of the level; return how many (0 when the front is live)."""
+    dead = 0
+    while level.orders:
+        front = level.orders[level.head]
+        if front.remaining:  # 0 for a dead order
+            break
+        dead += 1
+        _drop_front(level)
+    return dead
+
+
+@cython.cfunc
+@cython.locals(level=_Level, index=cython.Py_ssize_t, o=_Order)
+def _live_orders(level: _Level) -> list[_Order]:
+    """The level's live orders in time order."""
+    live: list[_Order] = []
+    for index in range(level.head, len(level.orders)):
+        o = level.orders[index]
+        if o.remaining:
+            live.append(o)
+    return live
+
+
+@cython.cfunc
+@cython.locals(
+    keys=list,
+    price=cython.longlong,
+    descending=cython.bint,
+    low=cython.Py_ssize_t,
+    high=cython.Py_ssize_t,
+    middle=cython.Py_ssize_t,
+    at=cython.longlong,
+)
+def _insert_price(keys: list[int], price_key: int, price: int, descending: bool) -> None:
+    """Insert a price not yet in `keys` where it keeps them sorted (descending for asks: best last)."""
+    low = 0
+    high = len(keys)
+    while low < high:
+        middle = (low + high) // 2
+        at = keys[middle]
+        if (at > price) if descending else (at < price):
+            low = middle + 1
+        else:
+            high = middle
+    if cython.compiled:  # the C call: list.insert from Cython is a method call with a boxed index
+        PyList_Insert(keys, low, price_key)
+    else:
+        keys.insert(low, price_key)
 
 
 def _dict_keeping_hashes() -> dict[Any, Any]:
@@ -318,10 +529,10 @@ def _dict_keeping_hashes() -> dict[Any, Any]:
     return made
 
 
-# Cancels are lazy: a cancelled order stays in its level's deque, dead, until matching reaches it
+# Cancels are lazy: a cancelled order stays in its level, dead, until matching reaches it
 # or the book is compacted. The book is compacted when the dead orders outnumber the live ones by
 # this many; each compaction then follows at least as many cancels as there are live orders, so it
-# costs O(1) per cancel, amortised, and the deques hold at most about twice the live orders.
+# costs O(1) per cancel, amortised, and the levels hold at most about twice the live orders.
 _COMPACT_SLACK = 1_024
 
 
@@ -336,18 +547,18 @@ class Book:
     rules: ListedRules = cython.declare(object, visibility="public")
     _tick: int = cython.declare(cython.longlong, visibility="readonly")
     _lot: int = cython.declare(cython.longlong, visibility="readonly")
-    _quantity_max: int = cython.declare(object, visibility="readonly")
-    _seq: int = cython.declare(object, visibility="readonly")
+    _quantity_max: int = cython.declare(cython.longlong, visibility="readonly")
+    _seq: int = cython.declare(cython.longlong, visibility="readonly")
     _orders: dict[str, _Order | None] = cython.declare(dict, visibility="readonly")
-    _bids: dict[int, deque[_Order]] = cython.declare(dict, visibility="readonly")
+    _bids: dict[int, _Level] = cython.declare(dict, visibility="readonly")
     _bid_keys: list[int] = cython.declare(list, visibility="readonly")
-    _asks: dict[int, deque[_Order]] = cython.declare(dict, visibility="readonly")
+    _asks: dict[int, _Level] = cython.declare(dict, visibility="readonly")
     _ask_keys: list[int] = cython.declare(list, visibility="readonly")
     _dead: int = cython.declare(cython.Py_ssize_t, visibility="readonly")
     _compact_at: int = cython.declare(cython.Py_ssize_t, visibility="readonly")
     _reference: int = cython.declare(object, visibility="readonly")
-    _low: int = cython.declare(object, visibility="readonly")
-    _high: int = cython.declare(object, visibility="readonly")
+    _low: int = cython.declare(cython.longlong, visibility="readonly")
+    _high: int = cython.declare(cython.longlong, visibility="readonly")
 
     def __init__(
         self, instrument: str, rules: ListedRules, reference_price_fen: int, next_seq: int = 1
@@ -363,18 +574,21 @@ class Book:
         self._lot = rules.lot_t
         self._quantity_max = rules.order_quantity_max_t
         self._seq = next_seq
-        # Every order id ever accepted (so a reused id is refused), mapped to its record while the
-        # order rests and to None once it has filled or been cancelled: one dict does both jobs.
+        # Every order id ever accepted (so a reused id is refused), mapped to its record: the
+        # record of a resting order, the same record with remaining 0 once it has filled or been
+        # cancelled that day, or None (an order that never rested, or one finished on an earlier
+        # day): one dict does both jobs, and finishing an order does not touch it.
         self._orders = _dict_keeping_hashes()
-        # Per side, a dict from price to the deque of orders at that price in time order, and the
-        # sorted list of those prices with the best last: bid keys are prices ascending, ask keys
-        # prices descending (best = lowest price = last), so both sides sweep from the end.
-        # A level may be left holding only dead orders; matching and reads skip and drop it.
+        # Per side, a dict from price to the level of orders at that price, and the sorted list of
+        # the prices of the levels holding orders, with the best last: bid keys are prices
+        # ascending, ask keys prices descending (best = lowest price = last), so both sides sweep
+        # from the end. A listed level may hold only dead orders; matching and reads skip and drop
+        # them. An emptied level stays in the dict, unlisted, until it is reused or compacted.
         self._bids = {}
         self._bid_keys = []
         self._asks = {}
         self._ask_keys = []
-        self._dead = 0  # cancelled orders still sitting in deques
+        self._dead = 0  # cancelled orders still sitting in levels
         self._compact_at = _COMPACT_SLACK
         self._reference = 0
         self._low = 0
@@ -434,10 +648,15 @@ class Book:
         order=_Order,
         resting=_Order,
         orders=dict,
+        level=_Level,
         well_typed=cython.bint,
         dead=cython.Py_ssize_t,
         is_buy=cython.bint,
         crosses=cython.bint,
+        price_c=cython.longlong,
+        quantity_c=cython.longlong,
+        best=cython.longlong,
+        seq=cython.longlong,
     )
     def apply(self, command: Command) -> list[Event]:
         """Apply one command and return what happened, in order; a refusal leaves the book unchanged."""
@@ -471,14 +690,16 @@ class Book:
                     and len(order_id) <= ORDER_ID_MAX_CHARS
                 )
             orders = self._orders
+            price_c = _positive(price)  # 0 unless a positive int that fits in C: no test passes then
+            quantity_c = _positive(quantity)
             if not (
                 well_typed
-                and self._low <= price  # unchained comparisons: fewer bytecodes than a <= b <= c
-                and price <= self._high
-                and quantity > 0
-                and quantity <= self._quantity_max
-                and not cython.cast(cython.longlong, price) % self._tick  # C ints: in the band, so they fit
-                and not cython.cast(cython.longlong, quantity) % self._lot
+                and self._low <= price_c  # unchained comparisons: fewer bytecodes than a <= b <= c
+                and price_c <= self._high
+                and quantity_c > 0
+                and quantity_c <= self._quantity_max
+                and not price_c % self._tick
+                and not quantity_c % self._lot
                 and mode is _AUTO
                 and pick is None
                 and instrument == self.instrument
@@ -490,11 +711,17 @@ class Book:
             if side is _BUY:
                 is_buy = True
                 keys = self._ask_keys
-                crosses = keys and keys[-1] <= price
+                crosses = False
+                if keys:
+                    best = keys[-1]
+                    crosses = best <= price_c
             elif side is _SELL:
                 is_buy = False
                 keys = self._bid_keys
-                crosses = keys and keys[-1] >= price
+                crosses = False
+                if keys:
+                    best = keys[-1]
+                    crosses = best >= price_c
             else:
                 return self._new_order_checked(command)  # type: ignore[arg-type]
             if crosses:
@@ -502,16 +729,16 @@ class Book:
                     return self._new_order_checked(command)  # type: ignore[arg-type]
                 return self._accept_auto(order_id, account, is_buy, price, quantity)
             seq = self._seq
-            order = _new_order(order_id, account, is_buy, price, quantity, quantity, seq)
+            order = _new_order(order_id, account, is_buy, price_c, quantity_c, quantity_c, seq)
             # The id's one probe of the index both tests that it is unused and records the order;
             # the sequence number is taken only then.
             if orders.setdefault(order_id, order) is not order:
                 return self._new_order_checked(command)  # type: ignore[arg-type]
             self._seq = seq + 1
-            try:
-                (self._bids if is_buy else self._asks)[price].append(order)
-            except KeyError:
-                self._open_level(is_buy, price).append(order)
+            level = (self._bids if is_buy else self._asks).get(price)
+            if level is None or not level.orders:
+                level = self._list_level(is_buy, price, level)
+            level.orders.append(order)
             return [
                 _record6(OrderAccepted, order_id, instrument, side, price, quantity, seq),
                 _record2(OrderRested, order_id, quantity),
@@ -526,11 +753,11 @@ class Book:
                 resting = self._orders[order_id]
             except (KeyError, TypeError):  # never accepted, or not even a hashable id
                 resting = None
-            if resting is not None and resting.account == account:
-                # Lazy: the order is marked dead (remaining = 0) where it sits in its level.
+            if resting is not None and resting.remaining and resting.account == account:
+                # Lazy: the order is marked dead (remaining = 0) where it sits in its level, and
+                # its record stays the id's entry in the index.
                 remaining = resting.remaining
                 resting.remaining = 0
-                self._orders[order_id] = None
                 dead = self._dead + 1
                 self._dead = dead
                 if dead > self._compact_at:
@@ -542,40 +769,38 @@ class Book:
         raise TypeError(f"not an exchange command: {command!r}")
 
     @cython.cfunc
-    def _open_level(self, is_buy: bool, price: int) -> deque[_Order]:
-        """A new, empty price level, with its price inserted in order into the side's key list."""
-        level: deque[_Order] = deque()
+    @cython.locals(is_buy=cython.bint)
+    def _list_level(self, is_buy: bool, price: int, level: _Level | None) -> _Level:
+        """List an empty level's price in order in its side's keys, making the level if it is new."""
+        if level is None:
+            level = _new_level([])
+            (self._bids if is_buy else self._asks)[price] = level
         if is_buy:
-            self._bids[price] = level
-            insort(self._bid_keys, price)
+            _insert_price(self._bid_keys, price, price, False)
         else:
-            self._asks[price] = level
-            insort(self._ask_keys, price, key=neg)  # descending: the lowest ask last
+            _insert_price(self._ask_keys, price, price, True)  # descending: the lowest ask last
         return level
 
+    @cython.locals(o=_Order)
     def _resting(self) -> list[_Order]:
         """The records of the orders resting now, in no particular order."""
-        return [o for o in self._orders.values() if o is not None]
+        return [o for o in self._orders.values() if o is not None and o.remaining]
 
     @cython.cfunc
-    @cython.locals(levels=dict, keys=list, kept=list, o=_Order, live=cython.Py_ssize_t)
+    @cython.locals(levels=dict, keys=list, kept=list, level=_Level, live=cython.Py_ssize_t)
     def _compact(self) -> None:
-        """Drop every dead order from the deques and every level left empty (amortised O(1))."""
+        """Drop every dead order from the levels and every level left empty (amortised O(1))."""
         live = 0
         for levels, keys, descending in (
             (self._bids, self._bid_keys, False),
             (self._asks, self._ask_keys, True),
         ):
             for price in list(levels):
-                if cython.compiled:  # a typed loop reads `remaining` from the struct
-                    kept = []
-                    for o in levels[price]:
-                        if o.remaining:
-                            kept.append(o)
-                else:
-                    kept = [o for o in levels[price] if o.remaining]
+                level = levels[price]
+                kept = _live_orders(level)
                 if kept:
-                    levels[price] = deque(kept)
+                    level.orders = kept
+                    level.head = 0
                     live += len(kept)
                 else:
                     del levels[price]
@@ -583,7 +808,8 @@ class Book:
         self._dead = 0
         self._compact_at = live + _COMPACT_SLACK
 
-    def _best_level(self, is_buy: bool) -> deque[_Order] | None:
+    @cython.locals(keys=list, levels=dict, level=_Level)
+    def _best_level(self, is_buy: bool) -> _Level | None:
         """The best level of one side with a live order at its front, dropping dead ones on the way."""
         if is_buy:
             keys, levels = self._bid_keys, self._bids
@@ -591,13 +817,10 @@ class Book:
             keys, levels = self._ask_keys, self._asks
         while keys:
             level = levels[keys[-1]]
-            while level and not level[0].remaining:
-                level.popleft()
-                self._dead -= 1
-            if level:
+            self._dead -= _drop_dead_front(level)
+            if level.orders:
                 return level
-            del levels[keys[-1]]
-            keys.pop()
+            keys.pop()  # emptied: unlisted, kept in the dict for reuse
         return None
 
     def _new_order_checked(self, c: NewOrder) -> list[Event]:
@@ -610,7 +833,17 @@ class Book:
         return self._accept_auto(c.order_id, c.account, is_buy, c.price_fen, c.quantity)
 
     @cython.cfunc
-    @cython.locals(keys=list, levels=dict, events=list, front=_Order)
+    @cython.locals(
+        is_buy=cython.bint,
+        keys=list,
+        levels=dict,
+        events=list,
+        level=_Level,
+        price_c=cython.longlong,
+        best=cython.longlong,
+        seq=cython.longlong,
+        remaining=cython.longlong,
+    )
     def _accept_auto(
         self, order_id: str, account: str, is_buy: bool, price: int, quantity: int
     ) -> list[Event]:
@@ -621,35 +854,31 @@ class Book:
             keys, levels = self._ask_keys, self._asks
         else:
             keys, levels = self._bid_keys, self._bids
+        price_c = price
         crosses = False
         while keys:
             best = keys[-1]
-            level = levels[best]
-            while level:
-                front = level[0]
-                if front.remaining:  # 0 for a dead order
-                    break
-                level.popleft()
-                self._dead -= 1
-            if level:
-                crosses = best <= price if is_buy else best >= price
+            level = levels[keys[-1]]
+            self._dead -= _drop_dead_front(level)
+            if level.orders:
+                crosses = best <= price_c if is_buy else best >= price_c
                 break
-            del levels[best]
-            keys.pop()
+            keys.pop()  # emptied: unlisted, kept in the dict for reuse
         # Self-trade prevention needs a look ahead only when the order crosses the other side.
         if crosses:
-            own = self._own_order_in_way(account, is_buy, price, quantity)
+            own = self._own_order_in_way(account, is_buy, price_c, quantity)
             if own is not None:
                 return [_self_trade(order_id, own)]
         seq = self._seq
         self._seq = seq + 1
-        self._orders[order_id] = None  # accepted; _rest records it if a remainder rests
         side = _BUY if is_buy else _SELL
         events: list[Event] = [_record6(OrderAccepted, order_id, self.instrument, side, price, quantity, seq)]
-        remaining = self._match(order_id, account, is_buy, price, quantity, events) if crosses else quantity
+        remaining = self._match(order_id, account, is_buy, price_c, quantity, events) if crosses else quantity
         if remaining:
-            self._rest(_new_order(order_id, account, is_buy, price, quantity, remaining, seq))
+            self._rest(_new_order(order_id, account, is_buy, price_c, quantity, remaining, seq))
             events.append(_record2(OrderRested, order_id, remaining))
+        else:
+            self._orders[order_id] = None  # accepted, and never rested
         return events
 
     def _check_new(self, c: NewOrder) -> OrderRejected | None:
@@ -743,7 +972,19 @@ class Book:
         return None
 
     @cython.cfunc
-    @cython.locals(keys=list, levels=dict, o=_Order, index=cython.Py_ssize_t)
+    @cython.locals(
+        is_buy=cython.bint,
+        keys=list,
+        levels=dict,
+        level=_Level,
+        o=_Order,
+        index=cython.Py_ssize_t,
+        at=cython.Py_ssize_t,
+        price=cython.longlong,
+        level_price=cython.longlong,
+        left=cython.longlong,
+        open_quantity=cython.longlong,
+    )
     def _own_order_in_way(self, account: str, is_buy: bool, price: int, quantity: int) -> str | None:
         """The id of the first resting order of `account` that this order would reach, if any."""
         if is_buy:
@@ -755,7 +996,9 @@ class Book:
             level_price = keys[index]
             if (level_price > price) if is_buy else (level_price < price):
                 return None
-            for o in levels[level_price]:
+            level = levels[keys[index]]
+            for at in range(level.head, len(level.orders)):
+                o = level.orders[at]
                 open_quantity = o.remaining  # 0 for a dead order
                 if open_quantity:
                     if o.account == account:
@@ -767,41 +1010,47 @@ class Book:
 
     @cython.cfunc
     @cython.locals(
+        is_buy=cython.bint,
         keys=list,
         levels=dict,
-        orders=dict,
         events=list,
+        level=_Level,
         resting=_Order,
-        front=_Order,
         dead=cython.Py_ssize_t,
+        price=cython.longlong,
+        level_price=cython.longlong,
+        seq=cython.longlong,
         open_quantity=cython.longlong,
         fill=cython.longlong,
         remaining=cython.longlong,
+        quantity=cython.longlong,
     )
     def _match(
         self, order_id: str, account: str, is_buy: bool, price: int, quantity: int, events: list[Event]
     ) -> int:
-        """Sweep the other side at price-time priority; return the unfilled quantity (DOMAIN.md §5)."""
+        """Sweep the other side at price-time priority; return the unfilled quantity (DOMAIN.md §5).
+
+        An order that fills keeps its record in the index (remaining 0): no probe of the index here.
+        """
         if is_buy:
             keys, levels, aggressor = self._ask_keys, self._asks, _BUY
         else:
             keys, levels, aggressor = self._bid_keys, self._bids, _SELL
-        orders = self._orders
         instrument = self.instrument
         seq = self._seq
         remaining = quantity
-        append = events.append
         dead = 0
         while remaining and keys:
-            level_price = keys[-1]
+            level_key = keys[-1]
+            level_price = level_key
             if (level_price > price) if is_buy else (level_price < price):
                 break
-            level = levels[level_price]
-            while remaining and level:
-                resting = level[0]
+            level = levels[level_key]
+            while remaining and level.orders:
+                resting = level.orders[level.head]
                 open_quantity = resting.remaining
                 if not open_quantity:  # cancelled earlier: lazy removal
-                    level.popleft()
+                    _drop_front(level)
                     dead += 1
                     continue
                 fill = open_quantity if open_quantity <= remaining else remaining
@@ -809,12 +1058,12 @@ class Book:
                     buy_id, sell_id, buyer, seller = order_id, resting.order_id, account, resting.account
                 else:
                     buy_id, sell_id, buyer, seller = resting.order_id, order_id, resting.account, account
-                append(
+                events.append(
                     _record10(
                         TradeExecuted,
                         f"{instrument}-{seq}",
                         instrument,
-                        level_price,
+                        level_key,
                         fill,
                         buy_id,
                         sell_id,
@@ -828,40 +1077,32 @@ class Book:
                 remaining -= fill
                 if fill == open_quantity:
                     resting.remaining = 0
-                    level.popleft()
-                    orders[resting.order_id] = None
+                    _drop_front(level)
                 else:
                     resting.remaining = open_quantity - fill
-            while level:  # leave a live order (or nothing) at the front
-                front = level[0]
-                if front.remaining:
-                    break
-                level.popleft()
-                dead += 1
-            if not level:
-                del levels[level_price]
-                keys.pop()
+            dead += _drop_dead_front(level)  # leave a live order (or nothing) at the front
+            if not level.orders:
+                keys.pop()  # emptied: unlisted, kept in the dict for reuse
         self._dead -= dead
         self._seq = seq
         return remaining
 
     @cython.cfunc
-    @cython.locals(order=_Order)
+    @cython.locals(order=_Order, level=_Level, price=object)
     def _rest(self, order: _Order) -> None:
-        """Put an order at the back of its price level, creating the level if it is new."""
+        """Put an order at the back of its price level, listing the level if it was empty."""
         price = order.price
         level = (self._bids if order.is_buy else self._asks).get(price)
-        if level is None:
-            level = self._open_level(order.is_buy, price)
-        level.append(order)
+        if level is None or not level.orders:
+            level = self._list_level(order.is_buy, price, level)
+        level.orders.append(order)
         self._orders[order.order_id] = order
 
     @cython.cfunc
     @cython.locals(order=_Order)
     def _unrest(self, order: _Order) -> None:
-        """Take a live order out of the book: marked dead where it sits, dropped from the index."""
+        """Take a live order out of the book: marked dead where it sits (its record stays in the index)."""
         order.remaining = 0
-        self._orders[order.order_id] = None
         self._dead += 1
         if self._dead > self._compact_at:
             self._compact()
@@ -875,7 +1116,7 @@ class Book:
         """
         order_id = c.order_id
         pick_id = c.pick_order_id or ""
-        picked = self._orders.get(pick_id)
+        picked = self._resting_record(pick_id)
         if picked is None or picked.is_buy == is_buy:
             return [
                 _reject(
@@ -949,10 +1190,16 @@ class Book:
         self._unrest(order)
         return [OrderCancelled(c.order_id, remaining, CANCEL_BY_REQUEST)]
 
+    @cython.locals(o=_Order)
+    def _resting_record(self, order_id: str) -> _Order | None:
+        """The record of a resting order, or None (never accepted, filled, cancelled or expired)."""
+        o = self._orders.get(order_id)
+        return o if o is not None and o.remaining else None
+
     def _resting_of(self, order_id: str, account: str) -> _Order | OrderRejected:
         if type(order_id) is not str:
             return _reject(str(order_id), Code.ORDER_INVALID_FIELD, "the order id must be text")
-        order = self._orders.get(order_id)
+        order = self._resting_record(order_id)
         if order is None:
             return _reject(
                 order_id,
@@ -1022,12 +1269,13 @@ class Book:
                 events.append(OrderRested(order_id, left))
         return events
 
+    @cython.locals(level=_Level)
     def _crosses(self, is_buy: bool, price: int) -> bool:
         """Whether an order at `price` meets the other side's best live order."""
         level = self._best_level(not is_buy)
         if level is None:
             return False
-        best: int = level[0].price
+        best: int = level.orders[level.head].price
         return best <= price if is_buy else best >= price
 
     def expire_all(self, reason: str = CANCEL_EXPIRED) -> list[Event]:
@@ -1039,7 +1287,17 @@ class Book:
         for order in resting:
             self._unrest(order)
         self._compact()
+        self._forget_finished()
         return events
+
+    @cython.cfunc
+    @cython.locals(orders=dict)
+    def _forget_finished(self) -> None:
+        """Map every finished order's id to None, dropping its record: a book that runs for many
+        days holds one index entry per id it has accepted, not one record (the book is empty now)."""
+        orders = self._orders
+        for order_id in [order_id for order_id, o in orders.items() if o is not None]:
+            orders[order_id] = None
 
     # Reads -------------------------------------------------------------------------------------
 
@@ -1054,7 +1312,7 @@ class Book:
             if len(found) == levels:
                 break
             price = keys[index]
-            live = [o for o in book[price] if o.remaining]
+            live = _live_orders(book[price])
             if live:
                 found.append((price, live))
         return found
@@ -1078,7 +1336,7 @@ class Book:
 
     def order(self, order_id: str) -> RestingOrder | None:
         """A resting order's current state, or None when it is not resting."""
-        o = self._orders.get(order_id)
+        o = self._resting_record(order_id)
         if o is None:
             return None
         return RestingOrder(

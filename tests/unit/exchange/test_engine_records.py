@@ -6,11 +6,12 @@ import operator
 
 import pytest
 
-from carbonmarket.exchange.engine import _COMPACT_SLACK, Book
+from carbonmarket.exchange.engine import _COMPACT_SLACK, COMPILED, Book
 from carbonmarket.exchange.model import (
     CancelOrder,
     Level,
     ListedRules,
+    MatchMode,
     NewOrder,
     OrderAccepted,
     OrderCancelled,
@@ -107,13 +108,52 @@ def test_a_sweep_skips_dead_orders_and_levels_left_with_only_dead_orders():
     assert b.depth(SELL) == [] and b.depth(BUY) == [Level(10_002, 10, 1)]
 
 
-def test_many_cancels_behind_a_long_lived_front_order_keep_the_deques_compact():
+def test_many_cancels_behind_a_long_lived_front_order_keep_the_levels_compact():
     b = Book("CEA24", RULES, 10_000)
     b.apply(new("front", "A", SELL, 10_000, 5))
     cancels = 5 * _COMPACT_SLACK
     for i in range(cancels):
         b.apply(new(f"s{i}", "A", SELL, 10_000, 1))
         assert b.apply(CancelOrder(f"s{i}", "A", AT)) == [OrderCancelled(f"s{i}", 1, "by_request")]
-    held = len(b._asks[10_000])  # the deque: live orders plus dead ones not yet dropped
+    level = b._asks[10_000]
+    held = len(level.orders) - level.head  # the level: live orders plus dead ones not yet dropped
     assert held <= 1 + _COMPACT_SLACK + 1  # far below the 1 + 5 × slack it would hold without compaction
     assert b.depth(SELL) == [Level(10_000, 5, 1)] and b.snapshot()["accepted_orders"] == 1 + cancels
+
+
+# Finished orders keep their records for the day; dropped event records are reused ------------
+
+
+def test_a_finished_order_is_gone_for_every_command_but_its_id_stays_used_across_the_close():
+    b = Book("CEA24", RULES, 10_000)
+    b.apply(new("s1", "A", SELL, 10_000, 5))
+    b.apply(new("b1", "B", BUY, 10_000, 5))  # fills s1 whole; b1 never rests
+    b.apply(new("s2", "A", SELL, 10_010, 5))
+    b.apply(CancelOrder("s2", "A", AT))
+    for gone, account in (("s1", "A"), ("s2", "A"), ("b1", "B")):
+        assert b.order(gone) is None
+        assert b.apply(CancelOrder(gone, account, AT))[0].code == "order_not_found"
+    picked = b.apply(NewOrder("b2", "B", "CEA24", BUY, 10_010, 5, AT, MatchMode.PICK, "s2"))
+    assert picked[0].code == "pick_order_not_in_best_levels"  # a cancelled order cannot be picked
+    assert b.depth(SELL) == [] and b.resting_orders() == []
+    b.apply(new("s3", "A", SELL, 10_020, 5))
+    b.expire_all()
+    assert set(b._orders.values()) == {None}  # the close drops every finished record
+    for used in ("s1", "s2", "s3", "b1"):
+        assert b.apply(new(used, "A", SELL, 10_000, 1))[0].code == "order_exists"
+
+
+def test_a_dropped_event_record_is_reused_in_place_and_a_kept_one_never_changes():
+    b = Book("CEA24", RULES, 10_000)
+    first = b.apply(new("b1", "B", BUY, 9_990, 5))
+    accepted_at = id(first[0])
+    kept = first[1]  # the caller keeps OrderRested("b1", 5) and drops the rest
+    del first
+    second = b.apply(new("b2", "B", BUY, 9_991, 7))
+    # Compiled, the OrderAccepted nobody held was rewritten in place; interpreted, records are new.
+    assert (id(second[0]) == accepted_at) is COMPILED
+    assert second == [OrderAccepted("b2", "CEA24", BUY, 9_991, 7, 2), OrderRested("b2", 7)]
+    assert kept == OrderRested("b1", 5) and second[1] is not kept
+    third = b.apply(new("b3", "B", BUY, 9_992, 9))  # `second` is still held: nothing of it is reused
+    assert {id(e) for e in third}.isdisjoint({id(e) for e in second})
+    assert second == [OrderAccepted("b2", "CEA24", BUY, 9_991, 7, 2), OrderRested("b2", 7)]
