@@ -275,6 +275,17 @@ def results_of(outcome: Any) -> list[dict[str, Any]]:
     ]
 
 
+def assert_ends_as_one_by_one(
+    market: Market, twin: Market, bodies: list[dict[str, Any]], results: list[dict[str, Any]]
+) -> None:
+    """`market` got `bodies` in batches and answered `results`; the twin gets them one by one: the
+    answers, the ledger and the invariants must all be the same."""
+    assert results == [one_by_one(twin, body) for body in bodies]
+    assert ledger_state(market) == ledger_state(twin)
+    check_invariants(market)
+    assert market.registry.reconcile().ok
+
+
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(stream=crossing, cuts=st.lists(st.integers(1, 25), min_size=1, max_size=4))
 def test_group_commit_ends_exactly_where_the_same_commands_sent_one_by_one_end(
@@ -284,10 +295,7 @@ def test_group_commit_ends_exactly_where_the_same_commands_sent_one_by_one_end(
     batched: list[dict[str, Any]] = []
     for batch_id, chunk in cut(bodies, cuts, "batch"):
         batched += results_of(market.exchange.submit_many(OPERATOR, batch_id, chunk))
-    assert batched == [one_by_one(twin, body) for body in bodies]
-    assert ledger_state(market) == ledger_state(twin)
-    check_invariants(market)
-    assert market.registry.reconcile().ok
+    assert_ends_as_one_by_one(market, twin, bodies, batched)
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -301,10 +309,7 @@ def test_a_stream_of_group_commits_ends_exactly_where_the_same_commands_sent_one
     streamed: list[dict[str, Any]] = []
     for outcome in market.exchange.submit_stream(OPERATOR, cut(bodies, cuts, "stream")):
         streamed += results_of(outcome)
-    assert streamed == [one_by_one(twin, body) for body in bodies]
-    assert ledger_state(market) == ledger_state(twin)
-    check_invariants(market)
-    assert market.registry.reconcile().ok
+    assert_ends_as_one_by_one(market, twin, bodies, streamed)
 
 
 def test_a_seeded_busy_stream_in_batches_of_40_ends_as_one_by_one(market: Market, twin: Market) -> None:

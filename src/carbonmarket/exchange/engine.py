@@ -187,7 +187,7 @@ _AUTO = MatchMode.AUTO
 _FIELD_TYPES = (str, str, int, int)
 
 if cython.compiled:
-    from cython.cimports.cpython.list import PyList_Insert  # type: ignore[import-not-found, import-untyped, unused-ignore]
+    from cython.cimports.cpython.list import PyList_GET_ITEM, PyList_Insert  # type: ignore[import-not-found, import-untyped, unused-ignore]
     from cython.cimports.cpython.long import PyLong_AsLongLongAndOverflow  # type: ignore[import-not-found, import-untyped, unused-ignore]
     from cython.cimports.cpython.object import PyObject, PyTypeObject  # type: ignore[import-not-found, import-untyped, unused-ignore]
     from cython.cimports.cpython.ref import Py_INCREF, Py_XDECREF  # type: ignore[import-not-found, import-untyped, unused-ignore]
@@ -207,10 +207,7 @@ if cython.compiled:
 # allocation, no deallocation. A record anyone still holds is never touched (it gets a new one).
 # CPython's own zip() and dict.items() iterators recycle their result tuples the same way.
 # tests/unit/exchange/test_engine_records.py checks both halves.
-_spare2 = cython.declare(object, None)
-_spare3 = cython.declare(object, None)
-_spare6 = cython.declare(object, None)
-_spare10 = cython.declare(object, None)
+_SPARES: list[Any] = cython.declare(list, [None] * 11)  # a builder's spare, by record size
 
 
 @cython.cfunc
@@ -231,24 +228,31 @@ def _put(made: Any, index: int, item: Any) -> None:
 @cython.exceptval(check=False)
 @cython.locals(spare="PyObject*", unheld=cython.bint)
 def _unheld(spare: Any, kind: Any) -> bool:
-    """Whether a builder's spare is a record of `kind` that no one but the builder holds.
-
-    `spare` comes as a bare pointer, `cast(pointer(PyObject), _spareN)`: looking takes no reference,
-    so a reference count of 1 is the builder's own.
-    """
+    """Whether a builder's spare (a borrowed pointer) is a record of `kind` that no one else holds:
+    its one reference is the spare's own."""
     unheld: bool = spare.ob_refcnt == 1 and spare.ob_type == cython.cast(cython.pointer(PyTypeObject), kind)
     return unheld
 
 
 @cython.cfunc
 @cython.inline
+@cython.locals(size=cython.Py_ssize_t, spare="PyObject*")
+def _blank(kind: Any, size: int) -> Any:
+    """A record of `kind` with `size` fields to fill: the builder's spare when no one else holds it,
+    else a new one, which becomes the spare. The spare is read as a borrowed pointer, so looking
+    takes no reference."""
+    spare = PyList_GET_ITEM(_SPARES, size)
+    if _unheld(spare, kind):
+        return cython.cast(object, spare)
+    made = PyType_GenericAlloc(kind, size)
+    _SPARES[size] = made
+    return made
+
+
+@cython.cfunc
+@cython.inline
 def _record2(kind: Any, a: Any, b: Any) -> Any:
-    global _spare2
-    if _unheld(cython.cast(cython.pointer(PyObject), _spare2), kind):
-        made = _spare2
-    else:
-        made = PyType_GenericAlloc(kind, 2)
-        _spare2 = made
+    made = _blank(kind, 2)
     _put(made, 0, a)
     _put(made, 1, b)
     return made
@@ -257,12 +261,7 @@ def _record2(kind: Any, a: Any, b: Any) -> Any:
 @cython.cfunc
 @cython.inline
 def _record3(kind: Any, a: Any, b: Any, c: Any) -> Any:
-    global _spare3
-    if _unheld(cython.cast(cython.pointer(PyObject), _spare3), kind):
-        made = _spare3
-    else:
-        made = PyType_GenericAlloc(kind, 3)
-        _spare3 = made
+    made = _blank(kind, 3)
     _put(made, 0, a)
     _put(made, 1, b)
     _put(made, 2, c)
@@ -272,12 +271,7 @@ def _record3(kind: Any, a: Any, b: Any, c: Any) -> Any:
 @cython.cfunc
 @cython.inline
 def _record6(kind: Any, a: Any, b: Any, c: Any, d: Any, e: Any, f: Any) -> Any:
-    global _spare6
-    if _unheld(cython.cast(cython.pointer(PyObject), _spare6), kind):
-        made = _spare6
-    else:
-        made = PyType_GenericAlloc(kind, 6)
-        _spare6 = made
+    made = _blank(kind, 6)
     _put(made, 0, a)
     _put(made, 1, b)
     _put(made, 2, c)
@@ -292,12 +286,7 @@ def _record6(kind: Any, a: Any, b: Any, c: Any, d: Any, e: Any, f: Any) -> Any:
 def _record10(
     kind: Any, a: Any, b: Any, c: Any, d: Any, e: Any, f: Any, g: Any, h: Any, i: Any, j: Any
 ) -> Any:
-    global _spare10
-    if _unheld(cython.cast(cython.pointer(PyObject), _spare10), kind):
-        made = _spare10
-    else:
-        made = PyType_GenericAlloc(kind, 10)
-        _spare10 = made
+    made = _blank(kind, 10)
     _put(made, 0, a)
     _put(made, 1, b)
     _put(made, 2, c)
@@ -735,10 +724,7 @@ class Book:
             if orders.setdefault(order_id, order) is not order:
                 return self._new_order_checked(command)  # type: ignore[arg-type]
             self._seq = seq + 1
-            level = (self._bids if is_buy else self._asks).get(price)
-            if level is None or not level.orders:
-                level = self._list_level(is_buy, price, level)
-            level.orders.append(order)
+            self._level_to_join(is_buy, price).orders.append(order)
             return [
                 _record6(OrderAccepted, order_id, instrument, side, price, quantity, seq),
                 _record2(OrderRested, order_id, quantity),
@@ -769,12 +755,17 @@ class Book:
         raise TypeError(f"not an exchange command: {command!r}")
 
     @cython.cfunc
-    @cython.locals(is_buy=cython.bint)
-    def _list_level(self, is_buy: bool, price: int, level: _Level | None) -> _Level:
-        """List an empty level's price in order in its side's keys, making the level if it is new."""
+    @cython.locals(is_buy=cython.bint, levels=dict, level=_Level)
+    def _level_to_join(self, is_buy: bool, price: int) -> _Level:
+        """The level at `price` that a new resting order joins at the back: an empty one is listed
+        in order in its side's keys first, and made if the price has none."""
+        levels = self._bids if is_buy else self._asks
+        level = levels.get(price)
+        if level is not None and level.orders:
+            return level
         if level is None:
             level = _new_level([])
-            (self._bids if is_buy else self._asks)[price] = level
+            levels[price] = level
         if is_buy:
             _insert_price(self._bid_keys, price, price, False)
         else:
@@ -808,7 +799,8 @@ class Book:
         self._dead = 0
         self._compact_at = live + _COMPACT_SLACK
 
-    @cython.locals(keys=list, levels=dict, level=_Level)
+    @cython.cfunc
+    @cython.locals(is_buy=cython.bint, keys=list, levels=dict, level=_Level)
     def _best_level(self, is_buy: bool) -> _Level | None:
         """The best level of one side with a live order at its front, dropping dead ones on the way."""
         if is_buy:
@@ -835,12 +827,9 @@ class Book:
     @cython.cfunc
     @cython.locals(
         is_buy=cython.bint,
-        keys=list,
-        levels=dict,
+        crosses=cython.bint,
         events=list,
-        level=_Level,
         price_c=cython.longlong,
-        best=cython.longlong,
         seq=cython.longlong,
         remaining=cython.longlong,
     )
@@ -848,22 +837,8 @@ class Book:
         self, order_id: str, account: str, is_buy: bool, price: int, quantity: int
     ) -> list[Event]:
         """Accept a checked AUTO order: match it at price-time priority, then rest the remainder."""
-        # The other side's best level, with dead orders at its front dropped (as in _best_level,
-        # inline: this is the path of every crossing order).
-        if is_buy:
-            keys, levels = self._ask_keys, self._asks
-        else:
-            keys, levels = self._bid_keys, self._bids
         price_c = price
-        crosses = False
-        while keys:
-            best = keys[-1]
-            level = levels[keys[-1]]
-            self._dead -= _drop_dead_front(level)
-            if level.orders:
-                crosses = best <= price_c if is_buy else best >= price_c
-                break
-            keys.pop()  # emptied: unlisted, kept in the dict for reuse
+        crosses = self._crosses(is_buy, price_c)
         # Self-trade prevention needs a look ahead only when the order crosses the other side.
         if crosses:
             own = self._own_order_in_way(account, is_buy, price_c, quantity)
@@ -1088,14 +1063,11 @@ class Book:
         return remaining
 
     @cython.cfunc
-    @cython.locals(order=_Order, level=_Level, price=object)
+    @cython.locals(order=_Order, price=object)
     def _rest(self, order: _Order) -> None:
         """Put an order at the back of its price level, listing the level if it was empty."""
         price = order.price
-        level = (self._bids if order.is_buy else self._asks).get(price)
-        if level is None or not level.orders:
-            level = self._list_level(order.is_buy, price, level)
-        level.orders.append(order)
+        self._level_to_join(order.is_buy, price).orders.append(order)
         self._orders[order.order_id] = order
 
     @cython.cfunc
@@ -1269,13 +1241,17 @@ class Book:
                 events.append(OrderRested(order_id, left))
         return events
 
-    @cython.locals(level=_Level)
+    @cython.cfunc
+    @cython.returns(cython.bint)
+    @cython.exceptval(-1)
+    @cython.locals(is_buy=cython.bint, price=cython.longlong, level=_Level, best=cython.longlong)
     def _crosses(self, is_buy: bool, price: int) -> bool:
-        """Whether an order at `price` meets the other side's best live order."""
+        """Whether an order at `price` meets the other side's best live order (the dead orders at
+        the front of that side's best levels, and the levels they leave empty, are dropped)."""
         level = self._best_level(not is_buy)
         if level is None:
             return False
-        best: int = level.orders[level.head].price
+        best = level.orders[level.head].price
         return best <= price if is_buy else best >= price
 
     def expire_all(self, reason: str = CANCEL_EXPIRED) -> list[Event]:

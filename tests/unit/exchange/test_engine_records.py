@@ -150,8 +150,8 @@ def test_a_dropped_event_record_is_reused_in_place_and_a_kept_one_never_changes(
     kept = first[1]  # the caller keeps OrderRested("b1", 5) and drops the rest
     del first
     second = b.apply(new("b2", "B", BUY, 9_991, 7))
-    # Compiled, the OrderAccepted nobody held was rewritten in place; interpreted, records are new.
-    assert (id(second[0]) == accepted_at) is COMPILED
+    if COMPILED:  # the OrderAccepted nobody held was rewritten in place (interpreted, records are
+        assert id(second[0]) == accepted_at  # new, and a new one may land at the freed address)
     assert second == [OrderAccepted("b2", "CEA24", BUY, 9_991, 7, 2), OrderRested("b2", 7)]
     assert kept == OrderRested("b1", 5) and second[1] is not kept
     third = b.apply(new("b3", "B", BUY, 9_992, 9))  # `second` is still held: nothing of it is reused
