@@ -234,8 +234,7 @@ def _unheld(spare: Any, kind: Any) -> bool:
     return unheld
 
 
-@cython.cfunc
-@cython.inline
+@cython.cfunc  # not inline: the builders that call it stay small enough for gcc to inline them
 @cython.locals(size=cython.Py_ssize_t, spare="PyObject*")
 def _blank(kind: Any, size: int) -> Any:
     """A record of `kind` with `size` fields to fill: the builder's spare when no one else holds it,
@@ -724,7 +723,8 @@ class Book:
             if orders.setdefault(order_id, order) is not order:
                 return self._new_order_checked(command)  # type: ignore[arg-type]
             self._seq = seq + 1
-            self._level_to_join(is_buy, price).orders.append(order)
+            level = self._level_to_join(is_buy, price)  # typed: `orders` is then read from the struct
+            level.orders.append(order)
             return [
                 _record6(OrderAccepted, order_id, instrument, side, price, quantity, seq),
                 _record2(OrderRested, order_id, quantity),
@@ -1063,11 +1063,12 @@ class Book:
         return remaining
 
     @cython.cfunc
-    @cython.locals(order=_Order, price=object)
+    @cython.locals(order=_Order, level=_Level, price=object)
     def _rest(self, order: _Order) -> None:
         """Put an order at the back of its price level, listing the level if it was empty."""
         price = order.price
-        self._level_to_join(order.is_buy, price).orders.append(order)
+        level = self._level_to_join(order.is_buy, price)
+        level.orders.append(order)
         self._orders[order.order_id] = order
 
     @cython.cfunc
@@ -1244,14 +1245,17 @@ class Book:
     @cython.cfunc
     @cython.returns(cython.bint)
     @cython.exceptval(-1)
-    @cython.locals(is_buy=cython.bint, price=cython.longlong, level=_Level, best=cython.longlong)
+    @cython.locals(
+        is_buy=cython.bint, price=cython.longlong, level=_Level, front=_Order, best=cython.longlong
+    )
     def _crosses(self, is_buy: bool, price: int) -> bool:
         """Whether an order at `price` meets the other side's best live order (the dead orders at
         the front of that side's best levels, and the levels they leave empty, are dropped)."""
         level = self._best_level(not is_buy)
         if level is None:
             return False
-        best = level.orders[level.head].price
+        front = level.orders[level.head]
+        best = front.price
         return best <= price if is_buy else best >= price
 
     def expire_all(self, reason: str = CANCEL_EXPIRED) -> list[Event]:
